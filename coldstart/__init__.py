@@ -1,0 +1,1 @@
+"""coldstart: cold-start workout recommendations per segment, on Spark."""

@@ -1,0 +1,219 @@
+"""The one typed, frozen configuration object, loaded from TOML and `--set` overrides."""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterable
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "conf" / "coldstart.toml"
+
+PRIORS = ("beta", "hierarchical")
+
+
+class ConfigError(ValueError):
+    """A config file or `--set` override that cannot be applied."""
+
+
+@dataclass(frozen=True)
+class Smoothing:
+    prior: str = "beta"
+    alpha0: float = 2.0
+    beta0: float = 2.0
+
+    @property
+    def m(self) -> float:
+        return self.alpha0 + self.beta0
+
+
+@dataclass(frozen=True)
+class Scoring:
+    alpha: float = 0.5
+    beta: float = 0.4
+    gamma: float = 0.1
+    delta: float = 0.0
+
+
+@dataclass(frozen=True)
+class Freshness:
+    lambda_: float = 0.01
+    unplayed_days: float = 365.0
+
+
+@dataclass(frozen=True)
+class Mmr:
+    pool_size: int = 20
+    k: int = 5
+    lambda_: float = 0.5
+
+
+@dataclass(frozen=True)
+class Flags:
+    min_sessions: int = 50
+    max_abandonment: float = 0.6
+    min_feedback: int = 20
+    max_dislike: float = 0.6
+
+
+@dataclass(frozen=True)
+class Quality:
+    max_reject_fraction: float = 0.01
+
+
+@dataclass(frozen=True)
+class Mysql:
+    read_partitions: int = 4
+    write_batch_size: int = 10000
+
+
+@dataclass(frozen=True)
+class Eval:
+    cutoff: str = ""
+    test_quantile: float = 0.8
+    validation_quantile: float = 0.6
+    horizon_days: float = 30.0
+    k: int = 5
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class Config:
+    as_of: str = ""
+    smoothing: Smoothing = field(default_factory=Smoothing)
+    scoring: Scoring = field(default_factory=Scoring)
+    freshness: Freshness = field(default_factory=Freshness)
+    mmr: Mmr = field(default_factory=Mmr)
+    flags: Flags = field(default_factory=Flags)
+    quality: Quality = field(default_factory=Quality)
+    mysql: Mysql = field(default_factory=Mysql)
+    eval: Eval = field(default_factory=Eval)
+    # grid for tuning: config key -> candidate values
+    tune: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Config:
+        """A copy with `section.key` values replaced (values coerced to the field's type)."""
+        cfg = self
+        for key, value in overrides.items():
+            cfg = _replace_key(cfg, key, value)
+        _check(cfg)
+        return cfg
+
+    def get(self, key: str) -> Any:
+        obj: Any = self
+        for part in key.split("."):
+            obj = getattr(obj, _attr(part))
+        return obj
+
+    def to_dict(self) -> dict[str, Any]:
+        """The effective config with the TOML key names (for the run report)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "tune":
+                out["tune"] = {k: list(v) for k, v in value}
+            elif dataclasses.is_dataclass(value):
+                out[f.name] = {_toml_name(sf.name): getattr(value, sf.name) for sf in fields(value)}
+            else:
+                out[f.name] = value
+        return out
+
+
+def _attr(toml_name: str) -> str:
+    return "lambda_" if toml_name == "lambda" else toml_name
+
+
+def _toml_name(attr: str) -> str:
+    return "lambda" if attr == "lambda_" else attr
+
+
+def _coerce(value: Any, like: Any, key: str) -> Any:
+    """Coerce a TOML or command-line value to the type of the default it replaces."""
+    try:
+        if isinstance(like, bool):
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(value)
+                return value.lower() in ("true", "1")
+            return bool(value)
+        if isinstance(like, int):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if isinstance(like, float):
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"config key {key!r}: cannot use {value!r} as {type(like).__name__}") from None
+
+
+def _replace_key(cfg: Config, key: str, value: Any) -> Config:
+    parts = key.split(".")
+    if len(parts) == 1:
+        name = parts[0]
+        if name not in ("as_of",):
+            raise ConfigError(f"unknown config key {key!r}")
+        return dataclasses.replace(cfg, as_of=_coerce(value, cfg.as_of, key))
+    if len(parts) != 2:
+        raise ConfigError(f"unknown config key {key!r}")
+    section_name, name = parts[0], _attr(parts[1])
+    section = getattr(cfg, section_name, None)
+    if section is None or not dataclasses.is_dataclass(section) or not hasattr(section, name):
+        raise ConfigError(f"unknown config key {key!r}")
+    new_section = dataclasses.replace(section, **{name: _coerce(value, getattr(section, name), key)})
+    return dataclasses.replace(cfg, **{section_name: new_section})
+
+
+def _check(cfg: Config) -> None:
+    if cfg.smoothing.prior not in PRIORS:
+        raise ConfigError(f"smoothing.prior must be one of {PRIORS}, not {cfg.smoothing.prior!r}")
+    if cfg.smoothing.alpha0 <= 0 or cfg.smoothing.beta0 <= 0:
+        raise ConfigError("smoothing.alpha0 and smoothing.beta0 must be > 0")
+    if cfg.mmr.k < 1 or cfg.mmr.pool_size < 1:
+        raise ConfigError("mmr.k and mmr.pool_size must be >= 1")
+    if not 0.0 <= cfg.mmr.lambda_ <= 1.0:
+        raise ConfigError("mmr.lambda must be in [0, 1]")
+    if cfg.mysql.read_partitions < 1:
+        raise ConfigError("mysql.read_partitions must be >= 1")
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    for key, value in table.items():
+        if isinstance(value, dict):
+            yield from _flatten(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def parse_set(items: Iterable[str]) -> dict[str, str]:
+    """`["mmr.k=10", ...]` -> `{"mmr.k": "10"}`."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Defaults <- TOML file (default `conf/coldstart.toml`) <- overrides."""
+    path = Path(path) if path else DEFAULT_CONFIG_PATH
+    try:
+        with open(path, "rb") as fh:
+            table = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    tune = table.pop("tune", {})
+    values = dict(_flatten(table))
+    values.update(overrides or {})
+    cfg = Config().with_overrides(values)
+    grid = []
+    for key, candidates in tune.items():
+        cfg.get(key)  # unknown keys fail here, before a long tuning run
+        if not isinstance(candidates, list) or not candidates:
+            raise ConfigError(f"tune.{key} must be a non-empty list")
+        grid.append((key, tuple(candidates)))
+    return dataclasses.replace(cfg, tune=tuple(grid))

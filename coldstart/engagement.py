@@ -1,0 +1,119 @@
+"""SPEC §3: counts per (segment, workout) and per workout, smoothing, normalised views, raw_score.
+
+A session counts for at most one segment: its user's age group and level with the
+workout's type, when the user prefers that type. So one aggregation per event table,
+grouped by (workout, age group, level), yields both the segment counts and, summed
+over age groups and levels, the workout's global counts: no explode of users.
+"""
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from coldstart.config import Scoring, Smoothing
+
+COUNT_KEYS = ("workout_id", "age_group", "fitness_level")
+
+
+def _in_segment() -> Column:
+    return F.array_contains(F.col("preferred_types"), F.col("workout_type"))
+
+
+def session_counts(sessions_df: DataFrame) -> DataFrame:
+    """(workout, age group, level) -> v, c (segment), and that slice's share of V, C, last_played."""
+    in_segment = _in_segment()
+    is_completed = F.col("completed") == 1
+    return sessions_df.groupBy(*COUNT_KEYS).agg(
+        F.count(F.when(in_segment, 1)).alias("views"),
+        F.count(F.when(in_segment & is_completed, 1)).alias("completions"),
+        F.count("*").alias("part_views"),
+        F.count(F.when(is_completed, 1)).alias("part_completions"),
+        F.max("timestamp").alias("part_last_played"),
+    )
+
+
+def feedback_counts(feedback_df: DataFrame) -> DataFrame:
+    """(workout, age group, level) -> n, s (segment), and that slice's share of N, S."""
+    in_segment = _in_segment()
+    is_liked = F.col("liked") == 1
+    return feedback_df.groupBy(*COUNT_KEYS).agg(
+        F.count(F.when(in_segment, 1)).alias("feedbacks"),
+        F.count(F.when(in_segment & is_liked, 1)).alias("likes"),
+        F.count("*").alias("part_feedbacks"),
+        F.count(F.when(is_liked, 1)).alias("part_likes"),
+    )
+
+
+def workout_counts(session_counts_df: DataFrame, feedback_counts_df: DataFrame) -> DataFrame:
+    """workout_id -> global V, C, N, S and last_played, summed from the per-slice counts."""
+    sessions = session_counts_df.groupBy("workout_id").agg(
+        F.sum("part_views").alias("global_views"),
+        F.sum("part_completions").alias("global_completions"),
+        F.max("part_last_played").alias("last_played"),
+    )
+    feedback = feedback_counts_df.groupBy("workout_id").agg(
+        F.sum("part_feedbacks").alias("global_feedbacks"),
+        F.sum("part_likes").alias("global_likes"),
+    )
+    return sessions.join(feedback, on="workout_id", how="full")
+
+
+COUNT_COLUMNS = ("views", "completions", "feedbacks", "likes",
+                 "global_views", "global_completions", "global_feedbacks", "global_likes")
+
+
+def join_counts(candidates_df: DataFrame, session_counts_df: DataFrame, feedback_counts_df: DataFrame) -> DataFrame:
+    """Every candidate with its eight counts (0 where nothing happened) and last_played."""
+    seg_sessions = session_counts_df.select(*COUNT_KEYS, "views", "completions")
+    seg_feedback = feedback_counts_df.select(*COUNT_KEYS, "feedbacks", "likes")
+    globals_df = workout_counts(session_counts_df, feedback_counts_df)
+    joined = (
+        candidates_df.join(seg_sessions, on=list(COUNT_KEYS), how="left")
+        .join(seg_feedback, on=list(COUNT_KEYS), how="left")
+        .join(globals_df, on="workout_id", how="left")
+    )
+    return joined.select(
+        *candidates_df.columns,
+        *(F.coalesce(F.col(c), F.lit(0)).cast("long").alias(c) for c in COUNT_COLUMNS),
+        "last_played",
+    )
+
+
+def _smoothed(successes: str, trials: str, global_successes: str, global_trials: str, prior: Smoothing) -> Column:
+    a0, m = F.lit(prior.alpha0), F.lit(prior.m)
+    if prior.prior == "hierarchical":
+        mu = (F.col(global_successes) + a0) / (F.col(global_trials) + m)
+        return (F.col(successes) + m * mu) / (F.col(trials) + m)
+    return (F.col(successes) + a0) / (F.col(trials) + m)
+
+
+def with_smoothed_rates(df: DataFrame, prior: Smoothing) -> DataFrame:
+    """p_completion and p_like under the configured prior (SPEC §3)."""
+    return df.withColumns({
+        "p_completion": _smoothed("completions", "views", "global_completions", "global_views", prior),
+        "p_like": _smoothed("likes", "feedbacks", "global_likes", "global_feedbacks", prior),
+    })
+
+
+def _share_of_max(value: str, partition: str) -> Column:
+    top = F.max(value).over(Window.partitionBy(partition))
+    return F.when(top > 0, F.col(value) / top).otherwise(F.lit(0.0))
+
+
+def with_views_norm(df: DataFrame) -> DataFrame:
+    """views_norm (within the segment) and type_views_norm (global views within the type)."""
+    return df.withColumns({
+        "views_norm": _share_of_max("views", "segment_key"),
+        # a segment's candidates are exactly the catalog workouts of its type
+        "type_views_norm": _share_of_max("global_views", "segment_key"),
+    })
+
+
+def with_raw_score(df: DataFrame, weights: Scoring) -> DataFrame:
+    return df.withColumn(
+        "raw_score",
+        F.lit(weights.alpha) * F.col("p_completion")
+        + F.lit(weights.beta) * F.col("p_like")
+        + F.lit(weights.gamma) * F.col("views_norm")
+        + F.lit(weights.delta) * F.col("type_views_norm"),
+    )

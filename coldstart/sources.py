@@ -1,0 +1,160 @@
+"""Readers for the input directory of SPEC §1: raw frames, schemas declared, nothing scored.
+
+Every column is read as it stands (CSV: strings) so that validation can say why a
+value is unusable instead of Spark silently turning it into null.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from coldstart.fs import HadoopFs
+from coldstart.schemas import CATALOG, CORRUPT, EVENT_DATASETS, ROW_ORDER, SOURCE_FILE, Dataset
+
+log = logging.getLogger(__name__)
+
+CATALOG_SCHEMA = T.StructType(
+    [
+        T.StructField("workout_id", T.StringType()),
+        T.StructField("title", T.StringType()),
+        T.StructField("instructor", T.StringType()),
+        T.StructField("instructor_id", T.StringType()),
+        T.StructField("workout_type", T.StringType()),
+        T.StructField("fitness_level", T.StringType()),
+        T.StructField("duration", T.StringType()),
+        T.StructField("tags", T.ArrayType(T.StringType())),
+        T.StructField(CORRUPT, T.StringType()),
+    ]
+)
+
+
+class InputError(Exception):
+    """A missing dataset or column: the run stops before any work (exit status 2)."""
+
+
+@dataclass(frozen=True)
+class RawInputs:
+    """The four datasets as read, one frame each, plus where each came from."""
+
+    users: DataFrame
+    sessions: DataFrame
+    feedback: DataFrame
+    catalog: DataFrame
+    paths: dict[str, str]
+
+    def frame(self, name: str) -> DataFrame:
+        return getattr(self, name)
+
+
+def _header_columns(line: str) -> list[str]:
+    return [c.strip() for c in next(csv.reader([line.lstrip("\ufeff")]), [])]
+
+
+def _check_columns(dataset: Dataset, path: str, present: list[str]) -> None:
+    missing = [c for c in dataset.required if c not in present]
+    if dataset.one_of and not any(c in present for c in dataset.one_of):
+        missing.append(" or ".join(dataset.one_of))
+    if missing:
+        raise InputError(f"{path}: missing required column(s): {', '.join(missing)}")
+
+
+def _with_row_order(df: DataFrame) -> DataFrame:
+    # file path + monotonically increasing id follow the order of rows within each file
+    return df.withColumn(SOURCE_FILE, F.col("_metadata.file_path")).withColumn(
+        ROW_ORDER, F.monotonically_increasing_id()
+    )
+
+
+def read_csv(spark: SparkSession, dataset: Dataset, path: str) -> DataFrame:
+    """A CSV with header; the schema is the header's columns, all strings, plus the corrupt-record column."""
+    header = _header_columns(HadoopFs(spark).first_line(path))
+    _check_columns(dataset, path, header)
+    if len(set(header)) != len(header):
+        raise InputError(f"{path}: duplicate column names in header: {header}")
+    schema = T.StructType([T.StructField(c, T.StringType()) for c in header] + [T.StructField(CORRUPT, T.StringType())])
+    # without this, Spark parses only the selected columns and misses malformed rows
+    spark.conf.set("spark.sql.csv.parser.columnPruning.enabled", "false")
+    df = (
+        spark.read.schema(schema)
+        .option("header", "true")
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", CORRUPT)
+        .option("escape", '"')
+        .option("multiLine", "false")
+        .csv(path)
+    )
+    return _with_row_order(df).select(*(c for c in dataset.columns if c in header), CORRUPT, SOURCE_FILE, ROW_ORDER)
+
+
+def read_parquet(spark: SparkSession, dataset: Dataset, path: str) -> DataFrame:
+    df = spark.read.parquet(path)
+    _check_columns(dataset, path, df.columns)
+    return _with_row_order(df).select(
+        *(c for c in dataset.columns if c in df.columns),
+        F.lit(None).cast("string").alias(CORRUPT), SOURCE_FILE, ROW_ORDER,
+    )
+
+
+def read_catalog(spark: SparkSession, path: str) -> DataFrame:
+    """`augmented_workouts.json`: a JSON array of objects, or JSON Lines."""
+    fs = HadoopFs(spark)
+    multi_line = fs.first_line(path).lstrip("\ufeff \t").startswith("[")
+    # the catalog is small: inferring its keys once is how a missing column is told from nulls
+    present = spark.read.option("multiLine", multi_line).json(path).columns
+    _check_columns(CATALOG, path, present)
+    df = (
+        spark.read.schema(CATALOG_SCHEMA)
+        .option("multiLine", multi_line)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", CORRUPT)
+        .json(path)
+    )
+    return _with_row_order(df).select(*CATALOG.columns, CORRUPT, SOURCE_FILE, ROW_ORDER)
+
+
+def locate(fs: HadoopFs, input_dir: str, dataset: Dataset) -> tuple[str, str]:
+    """(path, format) of a dataset: Parquet preferred over CSV when both exist."""
+    base = input_dir.rstrip("/")
+    if dataset is CATALOG:
+        candidates = [(f"{base}/{dataset.file_stem}.json", "json")]
+    else:
+        candidates = [(f"{base}/{dataset.file_stem}.parquet", "parquet"), (f"{base}/{dataset.file_stem}.csv", "csv")]
+    for path, fmt in candidates:
+        if fs.exists(path):
+            return path, fmt
+    names = " or ".join(p.rsplit("/", 1)[-1] for p, _ in candidates)
+    raise InputError(f"{base}: missing dataset {dataset.name} ({names})")
+
+
+def read_inputs(spark: SparkSession, input_dir: str, event_frames: dict[str, DataFrame] | None = None) -> RawInputs:
+    """Read the catalog and the event datasets from `input_dir`.
+
+    `event_frames` supplies some event datasets from elsewhere (MySQL); those are
+    not looked for on disk. All datasets are located and their columns checked
+    before any of them is parsed, so a missing one fails fast.
+    """
+    fs = HadoopFs(spark)
+    event_frames = event_frames or {}
+    located = {d.name: locate(fs, input_dir, d) for d in (*EVENT_DATASETS, CATALOG) if d.name not in event_frames}
+    frames: dict[str, DataFrame] = {}
+    for dataset in (*EVENT_DATASETS, CATALOG):
+        if dataset.name in event_frames:
+            df = event_frames[dataset.name]
+            _check_columns(dataset, dataset.name, df.columns)
+            frames[dataset.name] = df
+            continue
+        path, fmt = located[dataset.name]
+        log.info("reading %s from %s (%s)", dataset.name, path, fmt)
+        if fmt == "csv":
+            frames[dataset.name] = read_csv(spark, dataset, path)
+        elif fmt == "parquet":
+            frames[dataset.name] = read_parquet(spark, dataset, path)
+        else:
+            frames[dataset.name] = read_catalog(spark, path)
+    paths = {name: path for name, (path, _) in located.items()}
+    return RawInputs(paths=paths, **frames)

@@ -1,0 +1,240 @@
+"""SPEC §1 normalisation and §9 rejects: raw frames in, typed clean frames plus reasons out.
+
+Each dataset gets one `reason` column, filled by the checks in the order of SPEC §9
+(the first that applies wins); accepted rows are those with no reason. Sessions and
+feedback are joined with the accepted users and catalog to find unknown ids, and keep
+the attributes that join brings (age group, level, preferred types, workout type):
+the counts need them and a second join of millions of events would be wasted work.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import reduce
+from operator import or_
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from coldstart.schemas import CATALOG, CORRUPT, FEEDBACK, ROW_ORDER, SESSIONS, SOURCE_FILE, USERS, Dataset
+
+REASONS = (
+    "malformed_line",
+    "null_key",
+    "bad_id",
+    "null_field",
+    "bad_completed",
+    "bad_liked",
+    "bad_timestamp",
+    "duplicate",
+    "unknown_user",
+    "unknown_workout",
+)
+INT_ID = r"^[+-]?[0-9]+$"
+WORKOUT_ID = r"^[wW]?([+-]?[0-9]+)$"
+
+
+@dataclass(frozen=True)
+class Validated:
+    """One dataset after validation: every row of `flagged` has `reason` null (accepted) or set."""
+
+    dataset: str
+    flagged: DataFrame
+    columns: tuple[str, ...]
+
+    @property
+    def accepted(self) -> DataFrame:
+        return self.flagged.filter(F.col("reason").isNull()).select(*self.columns)
+
+    @property
+    def rejects(self) -> DataFrame:
+        return self.flagged.filter(F.col("reason").isNotNull()).select(
+            F.lit(self.dataset).alias("dataset"), "reason", "record"
+        )
+
+
+def _text(df: DataFrame, name: str) -> Column:
+    """A column as trimmed text (typed Parquet/JDBC columns included); '' counts as missing."""
+    col = F.col(name)
+    if isinstance(df.schema[name].dataType, T.BooleanType):
+        col = col.cast("int")
+    text = F.trim(col.cast("string"))
+    return F.when(text == "", None).otherwise(text)
+
+
+def _timestamp(df: DataFrame, name: str) -> Column:
+    if isinstance(df.schema[name].dataType, (T.TimestampType, T.TimestampNTZType, T.DateType)):
+        return F.col(name).cast("timestamp")
+    return _text(df, name).try_cast("timestamp")
+
+
+def _int_id(text: Column) -> Column:
+    return F.when(text.rlike(INT_ID), text.try_cast("long"))
+
+
+def _workout_id(text: Column) -> Column:
+    return F.when(text.rlike(WORKOUT_ID), F.regexp_extract(text, WORKOUT_ID, 1).try_cast("long"))
+
+
+def _flag(df: DataFrame, checks: list[tuple[str, Column]]) -> DataFrame:
+    """`reason` = the first check that applies, in the given order."""
+    reason: Column = F.lit(None).cast("string")
+    for name, applies in reversed(checks):
+        reason = F.when(applies, F.lit(name)).otherwise(reason)
+    return df.withColumn("reason", reason)
+
+
+def _record(df: DataFrame, dataset: Dataset) -> Column:
+    """The original line for malformed rows, the original values as JSON otherwise."""
+    original = [c for c in dataset.columns if c in df.columns]
+    return F.coalesce(F.col(CORRUPT), F.to_json(F.struct(*(F.col(c).cast("string") for c in original))))
+
+
+def _with_key_checks(df: DataFrame, dataset: Dataset, ids: dict[str, Column]) -> list[tuple[str, Column]]:
+    texts = {name: _text(df, name) for name in ids}
+    return [
+        ("malformed_line", F.col(CORRUPT).isNotNull()),
+        ("null_key", reduce(or_, (t.isNull() for t in texts.values()))),
+        ("bad_id", reduce(or_, (i.isNull() for i in ids.values()))),
+    ]
+
+
+def _flag_duplicates(df: DataFrame, key: str, latest_first: Column | None) -> DataFrame:
+    """Among rows not rejected so far: keep one per `key` (latest timestamp, then first in input)."""
+    order = ([latest_first] if latest_first is not None else []) + [F.col(SOURCE_FILE), F.col(ROW_ORDER)]
+    window = Window.partitionBy(key, F.col("reason").isNull()).orderBy(*order)
+    is_duplicate = F.col("reason").isNull() & (F.row_number().over(window) > 1)
+    return df.withColumn("reason", F.when(is_duplicate, F.lit("duplicate")).otherwise(F.col("reason")))
+
+
+def validate_users(raw_df: DataFrame) -> Validated:
+    user_id = _int_id(_text(raw_df, "user_id"))
+    age_group, fitness_level = _text(raw_df, "age_group"), _text(raw_df, "fitness_level")
+    checks = _with_key_checks(raw_df, USERS, {"user_id": user_id}) + [
+        ("null_field", age_group.isNull() | fitness_level.isNull()),
+    ]
+    types = F.array_distinct(
+        F.filter(F.transform(F.split(F.coalesce(_text(raw_df, "preferred_types"), F.lit("")), ","),
+                             lambda t: F.lower(F.trim(t))), lambda t: t != "")
+    )
+    flagged = (
+        raw_df.withColumn("record", _record(raw_df, USERS))
+        .transform(_flag, checks)
+        .select(
+            user_id.alias("user_id"),
+            age_group.alias("age_group"),
+            F.initcap(fitness_level).alias("fitness_level"),
+            types.alias("preferred_types"),
+            "reason", "record", SOURCE_FILE, ROW_ORDER,
+        )
+        .transform(_flag_duplicates, "user_id", None)
+    )
+    return Validated("users", flagged, ("user_id", "age_group", "fitness_level", "preferred_types"))
+
+
+def validate_catalog(raw_df: DataFrame) -> Validated:
+    workout_id = _workout_id(_text(raw_df, "workout_id"))
+    workout_type = F.lower(_text(raw_df, "workout_type"))
+    checks = _with_key_checks(raw_df, CATALOG, {"workout_id": workout_id}) + [
+        ("null_field", workout_type.isNull()),
+    ]
+    tags = F.array_distinct(
+        F.filter(F.transform(F.coalesce(F.col("tags"), F.array().cast("array<string>")),
+                             lambda t: F.lower(F.trim(t))), lambda t: t.isNotNull() & (t != ""))
+    )
+    flagged = (
+        raw_df.withColumn("record", _record(raw_df, CATALOG))
+        .transform(_flag, checks)
+        .select(
+            workout_id.alias("workout_id"),
+            F.col("title").cast("string").alias("title"),
+            F.col("instructor").cast("string").alias("instructor"),
+            _text(raw_df, "instructor_id").alias("instructor_id"),
+            workout_type.alias("workout_type"),
+            F.initcap(_text(raw_df, "fitness_level")).alias("fitness_level"),
+            _text(raw_df, "duration").try_cast("double").alias("duration"),
+            tags.alias("tags"),
+            "reason", "record", SOURCE_FILE, ROW_ORDER,
+        )
+        .transform(_flag_duplicates, "workout_id", None)
+    )
+    columns = ("workout_id", "title", "instructor", "instructor_id",
+               "workout_type", "fitness_level", "duration", "tags")
+    return Validated("catalog", flagged, columns)
+
+
+def _binary(text: Column) -> Column:
+    return F.when(text.isin("0", "1"), text.cast("int"))
+
+
+def _completed(raw_df: DataFrame) -> tuple[Column, Column]:
+    """(value, is_bad): `completed` 0/1, or `completed_at` (null: abandoned, else a timestamp)."""
+    if "completed" in raw_df.columns:
+        value = _binary(_text(raw_df, "completed"))
+        return value, value.isNull()
+    at_text = _text(raw_df, "completed_at")
+    at = _timestamp(raw_df, "completed_at")
+    return F.when(at_text.isNull(), 0).when(at.isNotNull(), 1), at_text.isNotNull() & at.isNull()
+
+
+def _with_known_ids(
+    flagged: DataFrame, users_df: DataFrame, catalog_df: DataFrame
+) -> DataFrame:
+    """Flag unknown users and workouts, bringing along the attributes the counts need."""
+    users_side = users_df.select("user_id", "age_group", "fitness_level", "preferred_types",
+                                 F.lit(True).alias("_user_known"))
+    catalog_side = F.broadcast(catalog_df.select("workout_id", "workout_type", "instructor_id",
+                                                 F.lit(True).alias("_workout_known")))
+    open_row = F.col("reason").isNull()
+    return (
+        flagged.join(users_side, on="user_id", how="left")
+        .join(catalog_side, on="workout_id", how="left")
+        .withColumn("reason", F.when(open_row & F.col("_user_known").isNull(), F.lit("unknown_user"))
+                    .when(open_row & F.col("_workout_known").isNull(), F.lit("unknown_workout"))
+                    .otherwise(F.col("reason")))
+    )
+
+
+ENRICHED = ("age_group", "fitness_level", "preferred_types", "workout_type", "instructor_id")
+
+
+def validate_sessions(raw_df: DataFrame, users_df: DataFrame, catalog_df: DataFrame) -> Validated:
+    ids = {n: _int_id(_text(raw_df, n)) for n in ("session_id", "user_id")}
+    ids["workout_id"] = _workout_id(_text(raw_df, "workout_id"))
+    completed, bad_completed = _completed(raw_df)
+    timestamp = _timestamp(raw_df, "timestamp")
+    checks = _with_key_checks(raw_df, SESSIONS, ids) + [
+        ("bad_completed", bad_completed),
+        ("bad_timestamp", timestamp.isNull()),
+    ]
+    flagged = (
+        raw_df.withColumn("record", _record(raw_df, SESSIONS))
+        .transform(_flag, checks)
+        .select(*(c.alias(n) for n, c in ids.items()), completed.alias("completed"),
+                timestamp.alias("timestamp"), "reason", "record", SOURCE_FILE, ROW_ORDER)
+        .transform(_flag_duplicates, "session_id", F.col("timestamp").desc())
+        .transform(_with_known_ids, users_df, catalog_df)
+    )
+    return Validated("sessions", flagged,
+                     ("session_id", "user_id", "workout_id", "completed", "timestamp") + ENRICHED)
+
+
+def validate_feedback(raw_df: DataFrame, users_df: DataFrame, catalog_df: DataFrame) -> Validated:
+    ids = {n: _int_id(_text(raw_df, n)) for n in ("feedback_id", "session_id", "user_id")}
+    ids["workout_id"] = _workout_id(_text(raw_df, "workout_id"))
+    liked = _binary(_text(raw_df, "liked"))
+    feedback_time = _timestamp(raw_df, "feedback_time")
+    checks = _with_key_checks(raw_df, FEEDBACK, ids) + [
+        ("bad_liked", liked.isNull()),
+        ("bad_timestamp", feedback_time.isNull()),
+    ]
+    flagged = (
+        raw_df.withColumn("record", _record(raw_df, FEEDBACK))
+        .transform(_flag, checks)
+        .select(*(c.alias(n) for n, c in ids.items()), liked.alias("liked"),
+                feedback_time.alias("feedback_time"), "reason", "record", SOURCE_FILE, ROW_ORDER)
+        .transform(_flag_duplicates, "feedback_id", F.col("feedback_time").desc())
+        .transform(_with_known_ids, users_df, catalog_df)
+    )
+    return Validated("feedback", flagged,
+                     ("feedback_id", "session_id", "user_id", "workout_id", "liked", "feedback_time") + ENRICHED)

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The one way to run a coldstart job, in local mode (default) or on a cluster.
+#
+#   ./spark-submit.sh                                   the demo: sample data -> output/sample
+#   ./spark-submit.sh jobs/recommend.py --input DIR --output DIR [--set KEY=VALUE ...]
+#   SPARK_MASTER=spark://host:7077 ./spark-submit.sh jobs/recommend.py ...
+#
+# Environment:
+#   SPARK_MASTER               master URL (default local[*]): local[N], spark://..., yarn, k8s://...
+#   SPARK_DEPLOY_MODE          client (default) or cluster
+#   COLDSTART_PYENV_ARCHIVE    a venv-pack archive (.tar.gz) shipped to the executors with --archives
+#                              and used as their Python (clusters whose nodes lack the packages)
+#   COLDSTART_JDBC_JAR         JDBC driver jar (default: Debian's MariaDB Connector/J when installed)
+#   SPARK_HOME                 use that Spark installation's spark-submit instead of the venv's
+#   COLDSTART_VENV             the virtualenv (default .venv next to this script)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+venv="${COLDSTART_VENV:-$here/.venv}"
+master="${SPARK_MASTER:-local[*]}"
+deploy_mode="${SPARK_DEPLOY_MODE:-client}"
+
+if [[ $# -eq 0 ]]; then
+  sample="$here/data/sample"
+  if [[ ! -f "$sample/users.csv" ]]; then
+    echo "generating the sample dataset in $sample" >&2
+    "$0" "$here/jobs/generate_data.py" --output "$sample"
+  fi
+  exec "$0" "$here/jobs/recommend.py" --input "$sample" --output "$here/output/sample"
+fi
+
+job="$1"; shift
+[[ -f "$job" ]] || { echo "error: no such job script: $job" >&2; exit 2; }
+
+if [[ -n "${SPARK_HOME:-}" && -x "$SPARK_HOME/bin/spark-submit" ]]; then
+  submit="$SPARK_HOME/bin/spark-submit"
+elif [[ -x "$venv/bin/spark-submit" ]]; then
+  submit="$venv/bin/spark-submit"
+else
+  echo "error: no spark-submit: run 'make venv' (or set SPARK_HOME)" >&2; exit 2
+fi
+
+# the driver (and local-mode workers) use the venv's Python, not whatever python3 is on PATH
+if [[ -x "$venv/bin/python" ]]; then
+  export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$venv/bin/python}"
+  export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$venv/bin/python}"
+fi
+export SPARK_CONF_DIR="${SPARK_CONF_DIR:-$here/conf}"
+if [[ "$master" == local* ]]; then
+  export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
+fi
+
+# the package travels to the executors as a zip built from the working tree
+mkdir -p "$here/build"
+zip_file="$here/build/coldstart.zip"
+( cd "$here" && "${PYSPARK_PYTHON:-python3}" - "$zip_file" <<'PY'
+import sys, zipfile, pathlib
+with zipfile.ZipFile(sys.argv[1] + ".tmp", "w", zipfile.ZIP_DEFLATED) as z:
+    for path in sorted(pathlib.Path("coldstart").rglob("*.py")):
+        z.write(path)
+pathlib.Path(sys.argv[1] + ".tmp").replace(sys.argv[1])
+PY
+)
+
+args=(--master "$master" --deploy-mode "$deploy_mode" --py-files "$zip_file"
+      --files "$here/conf/coldstart.toml")
+
+jdbc_jar="${COLDSTART_JDBC_JAR:-/usr/share/java/mariadb-java-client.jar}"
+if [[ -f "$jdbc_jar" ]]; then
+  args+=(--jars "$jdbc_jar")
+fi
+
+if [[ -n "${COLDSTART_PYENV_ARCHIVE:-}" ]]; then
+  # executors unpack the packed venv as ./pyenv and run its interpreter
+  args+=(--archives "${COLDSTART_PYENV_ARCHIVE}#pyenv"
+         --conf spark.pyspark.python=./pyenv/bin/python)
+  if [[ "$deploy_mode" == cluster ]]; then
+    args+=(--conf spark.pyspark.driver.python=./pyenv/bin/python)
+  fi
+fi
+
+exec "$submit" "${args[@]}" "$job" "$@"
