@@ -102,6 +102,8 @@ class Config:
     def get(self, key: str) -> Any:
         obj: Any = self
         for part in key.split("."):
+            if not hasattr(obj, _attr(part)):
+                raise ConfigError(f"unknown config key {key!r}")
             obj = getattr(obj, _attr(part))
         return obj
 

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import pytest
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ["PYSPARK_PYTHON"] = sys.executable
-os.environ.pop("SPARK_HOME", None)  # a stale SPARK_HOME would win over the venv's pyspark
+os.environ.pop("SPARK_HOME", None)
+# naive datetimes in test frames mean UTC, whatever the machine says
+os.environ["TZ"] = "UTC"
+time.tzset()  # a stale SPARK_HOME would win over the venv's pyspark
 
 # small shuffles: test frames have a handful of rows
 TEST_SPARK_CONF = {

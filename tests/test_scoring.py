@@ -1,0 +1,173 @@
+"""SPEC §3-4 on tiny frames: counts, both priors, normalised views, raw_score, days_old, score."""
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+import pytest
+from chispa import assert_approx_df_equality, assert_df_equality
+from pyspark.sql import functions as F
+
+from coldstart.config import Config, Freshness, Scoring, Smoothing
+from coldstart.engagement import (
+    join_counts, session_counts, with_raw_score, with_smoothed_rates, with_views_norm, workout_counts,
+)
+from coldstart.freshness import parse_as_of, with_days_old, with_score
+from coldstart.segments import candidates
+
+SESSION_COLS = ["user_id", "workout_id", "completed", "timestamp", "age_group", "fitness_level",
+                "preferred_types", "workout_type"]
+
+
+@pytest.fixture()
+def sessions_df(spark):
+    t = datetime(2025, 3, 1)
+    rows = [
+        # u1 is 18-25 Beginner and prefers yoga: all three sessions count for 18-25|Beginner|yoga
+        (1, 1, 1, t, "18-25", "Beginner", ["yoga"], "yoga"),
+        (1, 1, 0, datetime(2025, 3, 2), "18-25", "Beginner", ["yoga"], "yoga"),
+        (1, 2, 1, t, "18-25", "Beginner", ["yoga"], "yoga"),
+        # u2 prefers running only: the yoga session counts for w1's global counts, no segment
+        (2, 1, 1, datetime(2025, 3, 3), "26-35", "Beginner", ["running"], "yoga"),
+        (2, 3, 0, t, "26-35", "Beginner", ["running"], "running"),
+    ]
+    return spark.createDataFrame(rows, SESSION_COLS)
+
+
+def test_session_counts_split_segment_and_global(spark, sessions_df):
+    actual = session_counts(sessions_df).select(
+        "workout_id", "age_group", "fitness_level", "views", "completions", "part_views", "part_completions")
+    expected = spark.createDataFrame(
+        [
+            (1, "18-25", "Beginner", 2, 1, 2, 1),
+            (2, "18-25", "Beginner", 1, 1, 1, 1),
+            (1, "26-35", "Beginner", 0, 0, 1, 1),  # not a runner's segment, but a view of w1
+            (3, "26-35", "Beginner", 1, 0, 1, 0),
+        ],
+        actual.columns,
+    )
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_workout_counts_sum_over_all_users_and_keep_last_played(spark, sessions_df):
+    empty_feedback = spark.createDataFrame(
+        [], "workout_id long, age_group string, fitness_level string, feedbacks long, likes long, "
+            "part_feedbacks long, part_likes long")
+    actual = workout_counts(session_counts(sessions_df), empty_feedback).select(
+        "workout_id", "global_views", "global_completions", "last_played").orderBy("workout_id")
+    # w1: 3 sessions (2 by u1, 1 by u2), 2 completed, latest 2025-03-03
+    expected = spark.createDataFrame(
+        [(1, 3, 2, datetime(2025, 3, 3)), (2, 1, 1, datetime(2025, 3, 1)), (3, 1, 0, datetime(2025, 3, 1))],
+        actual.columns,
+    )
+    assert_df_equality(actual, expected, ignore_nullable=True)
+
+
+def test_candidates_are_age_groups_times_levels_times_catalog(spark):
+    users = spark.createDataFrame([(1, "18-25", "Beginner"), (2, "26-35", "Advanced")],
+                                  ["user_id", "age_group", "fitness_level"])
+    catalog = spark.createDataFrame([(1, "yoga"), (2, "yoga"), (3, "running")], ["workout_id", "workout_type"])
+    result = candidates(users, catalog)
+    # 2 age groups x 2 levels (combinations need not be seen together) x 3 workouts
+    assert result.count() == 12
+    assert result.select("segment_key").distinct().count() == 2 * 2 * 2
+    assert result.filter(F.col("segment_key") == "26-35|Beginner|yoga").select("workout_id").orderBy(
+        "workout_id").collect() == [(1,), (2,)]
+
+
+BASE_COLS = ["segment_key", "workout_id", "views", "completions", "feedbacks", "likes",
+             "global_views", "global_completions", "global_feedbacks", "global_likes"]
+
+
+@pytest.fixture()
+def base_df(spark):
+    return spark.createDataFrame(
+        [
+            ("s1", 1, 2, 1, 4, 3, 3, 2, 10, 2),
+            ("s1", 2, 1, 1, 0, 0, 1, 1, 0, 0),
+            ("s2", 3, 0, 0, 0, 0, 0, 0, 0, 0),  # never played by anyone
+        ],
+        BASE_COLS,
+    )
+
+
+def test_beta_prior(spark, base_df):
+    actual = with_smoothed_rates(base_df, Smoothing(prior="beta")).select("workout_id", "p_completion", "p_like")
+    expected = spark.createDataFrame(
+        [
+            (1, (1 + 2) / (2 + 4), (3 + 2) / (4 + 4)),  # 0.5, 0.625
+            (2, (1 + 2) / (1 + 4), (0 + 2) / (0 + 4)),  # 0.6, 0.5
+            (3, 2 / 4, 2 / 4),  # no data: the prior mean
+        ],
+        actual.columns,
+    )
+    assert_approx_df_equality(actual, expected, 1e-12, ignore_nullable=True)
+
+
+def test_hierarchical_prior(spark, base_df):
+    actual = with_smoothed_rates(base_df, Smoothing(prior="hierarchical")).select(
+        "workout_id", "p_completion", "p_like")
+    # w1: mu_c = (2+2)/(3+4) = 4/7, p_c = (1 + 4*4/7)/(2+4) = 23/42
+    #     mu_l = (2+2)/(10+4) = 2/7, p_l = (3 + 4*2/7)/(4+4) = 29/56
+    # w2: mu_c = (1+2)/(1+4) = 3/5, p_c = (1 + 4*3/5)/(1+4) = 17/25; mu_l = 1/2, p_l = (0 + 2)/4 = 1/2
+    # w3: everything 0 -> mu = 1/2 -> p = (0 + 2)/4 = 1/2
+    expected = spark.createDataFrame(
+        [(1, 23 / 42, 29 / 56), (2, 17 / 25, 0.5), (3, 0.5, 0.5)], actual.columns)
+    assert_approx_df_equality(actual, expected, 1e-12, ignore_nullable=True)
+
+
+def test_views_norm_and_type_views_norm(spark, base_df):
+    actual = with_views_norm(base_df).select("workout_id", "views_norm", "type_views_norm")
+    # s1: v = 2, 1 -> 1, 1/2; V = 3, 1 -> 1, 1/3. s2: max is 0 -> 0
+    expected = spark.createDataFrame([(1, 1.0, 1.0), (2, 0.5, 1 / 3), (3, 0.0, 0.0)], actual.columns)
+    assert_approx_df_equality(actual, expected, 1e-12, ignore_nullable=True)
+
+
+def test_raw_score_weights_every_term(spark):
+    df = spark.createDataFrame([(0.5, 0.625, 1.0, 0.25)], ["p_completion", "p_like", "views_norm", "type_views_norm"])
+    actual = with_raw_score(df, Scoring(alpha=0.5, beta=0.4, gamma=0.1, delta=0.2)).first()["raw_score"]
+    assert actual == pytest.approx(0.5 * 0.5 + 0.4 * 0.625 + 0.1 * 1.0 + 0.2 * 0.25, abs=1e-15)  # 0.65
+
+
+def test_days_old_and_decayed_score(spark):
+    as_of = parse_as_of("2025-03-10T00:00:00")
+    df = spark.createDataFrame(
+        [
+            (1, datetime(2025, 3, 8, 12, 0, 0), 0.8),  # 1.5 days before as_of
+            (2, None, 0.8),  # never played: unplayed_days
+            (3, datetime(2025, 3, 10, 6, 0, 0), 0.8),  # after as_of: clamped to 0
+        ],
+        "workout_id long, last_played timestamp, raw_score double",
+    )
+    fresh = Freshness(lambda_=0.01, unplayed_days=365.0)
+    actual = df.transform(with_days_old, as_of, fresh).transform(with_score, fresh).select(
+        "workout_id", "days_old", "score")
+    expected = spark.createDataFrame(
+        [(1, 1.5, 0.8 * math.exp(-0.015)), (2, 365.0, 0.8 * math.exp(-3.65)), (3, 0.0, 0.8)], actual.columns)
+    assert_approx_df_equality(actual, expected, 1e-12, ignore_nullable=True)
+
+
+def test_days_old_keeps_microseconds(spark):
+    as_of = parse_as_of("2025-03-05T06:32:41.016619")
+    df = spark.createDataFrame([(datetime(2025, 3, 4, 6, 32, 41),)], "last_played timestamp")
+    days = df.transform(with_days_old, as_of, Freshness()).first()["days_old"]
+    assert days == pytest.approx((86400 + 0.016619) / 86400, abs=1e-15)
+
+
+def test_join_counts_fills_missing_counts_with_zero(spark, sessions_df):
+    users = sessions_df.select("user_id", "age_group", "fitness_level").distinct()
+    catalog = spark.createDataFrame([(1, "yoga"), (2, "yoga"), (3, "running"), (4, "running")],
+                                    ["workout_id", "workout_type"])
+    feedback = spark.createDataFrame(
+        [], "workout_id long, age_group string, fitness_level string, feedbacks long, likes long, "
+            "part_feedbacks long, part_likes long")
+    joined = join_counts(candidates(users, catalog), session_counts(sessions_df), feedback)
+    row = joined.filter("segment_key = '18-25|Beginner|running' and workout_id = 4").first()
+    assert (row["views"], row["global_views"], row["feedbacks"], row["last_played"]) == (0, 0, 0, None)
+    row = joined.filter("segment_key = '26-35|Beginner|yoga' and workout_id = 1").first()
+    assert (row["views"], row["global_views"], row["global_completions"]) == (0, 3, 2)
+
+
+def test_config_overrides_are_typed():
+    cfg = Config().with_overrides({"mmr.k": "10", "smoothing.prior": "hierarchical", "freshness.lambda": "0"})
+    assert cfg.mmr.k == 10 and cfg.smoothing.prior == "hierarchical" and cfg.freshness.lambda_ == 0.0
