@@ -1,7 +1,7 @@
 """SPEC §6: instructors whose workouts are abandoned or disliked, one row per (instructor, reason)."""
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from coldstart.config import Flags, Smoothing
@@ -10,6 +10,11 @@ FLAG_COLUMNS = (
     "instructor_id", "instructor", "reason", "sessions", "completions", "feedbacks", "likes",
     "abandonment_rate", "dislike_rate", "as_of",
 )
+
+
+def flag_order() -> tuple[Column, ...]:
+    """Numeric instructor ids in numeric order, other ids after them in text order; then reason."""
+    return F.col("instructor_id").try_cast("long").asc_nulls_last(), F.col("instructor_id"), F.col("reason")
 
 
 def instructor_counts(workout_counts_df: DataFrame, catalog_df: DataFrame) -> DataFrame:
@@ -51,5 +56,26 @@ def flag_instructors(instructor_counts_df: DataFrame, prior: Smoothing, flags: F
         rated.withColumn("reason", F.explode(reasons))
         .withColumn("as_of", F.lit(as_of).cast("string"))
         .select(*FLAG_COLUMNS)
-        .orderBy("instructor_id", "reason")
+        .orderBy(*flag_order())
     )
+
+
+FLAG_TABLE_HEADER = ("instructor_id", "instructor", "reason", "sessions", "abandonment", "feedbacks", "dislike")
+
+
+def flags_table(flags_df: DataFrame, max_rows: int) -> str:
+    """The flags as a short fixed-width table for the log (one row per instructor and reason)."""
+    total = flags_df.count()
+    rows = [  # bounded: at most max_rows of two rows per instructor
+        (str(r["instructor_id"]), r["instructor"] or "", r["reason"], str(r["sessions"]),
+         f"{r['abandonment_rate']:.3f}", str(r["feedbacks"]), f"{r['dislike_rate']:.3f}")
+        for r in flags_df.orderBy("instructor_id", "reason").limit(max_rows).collect()
+    ]
+    if not rows:
+        return "no instructor flagged"
+    table = [FLAG_TABLE_HEADER, *rows]
+    widths = [max(len(cell) for cell in column) for column in zip(*table, strict=True)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in table]
+    if total > len(rows):
+        lines.append(f"... and {total - len(rows)} more (instructor_flags.csv / the flags table)")
+    return "\n".join(lines)

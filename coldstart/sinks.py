@@ -7,13 +7,15 @@ between the two renames of the swap, puts the previous outputs back first).
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 from typing import Any
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 
-from coldstart.flags import FLAG_COLUMNS
+from coldstart.flags import FLAG_COLUMNS, flag_order
 from coldstart.fs import HadoopFs
 from coldstart.rerank import RECOMMENDATION_COLUMNS
 from coldstart.validation import Validated
@@ -26,17 +28,19 @@ REJECTS = "rejects"
 TMP_MARK, OLD_MARK = ".tmp-", ".old-"
 
 
-def write_single_csv(fs: HadoopFs, df: DataFrame, path: str, sort_by: tuple[str, ...]) -> None:
-    """One CSV file with a header at `path` (small frames only: results, not events)."""
-    scratch = f"{path}{TMP_MARK}parts"
-    (df.coalesce(1).sortWithinPartitions(*sort_by)
-     .write.mode("overwrite").option("header", "true").option("escape", '"').csv(scratch))
-    parts = [p for p in fs.list(scratch) if p.rsplit("/", 1)[-1].startswith("part-")]
-    if parts:
-        fs.rename(parts[0], path)
-    else:  # an empty frame: Spark wrote no part file, the header still belongs there
-        fs.write_text(path, ",".join(df.columns) + "\n")
-    fs.delete(scratch)
+def write_small_csv(fs: HadoopFs, df: DataFrame, path: str, sort_by: tuple[str | Column, ...]) -> None:
+    """One CSV file with a header at `path`, floats written in full (shortest round-trip) precision.
+
+    Only for results, bounded by segments x k or by instructors: the rows come to the
+    driver so that Python writes each double exactly (the JVM's Double.toString on
+    Java 17 is not always round-trip exact).
+    """
+    rows = df.orderBy(*sort_by).collect()  # bounded by segments x k, never by users
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(df.columns)
+    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    fs.write_text(path, buffer.getvalue())
 
 
 def write_rejects(validated: dict[str, Validated], directory: str) -> None:
@@ -50,11 +54,11 @@ def write_report(fs: HadoopFs, report: dict[str, Any], directory: str) -> None:
 
 
 def write_results(fs: HadoopFs, recommendations: DataFrame, flags: DataFrame, directory: str) -> None:
-    write_single_csv(fs, recommendations.select(*CSV_COLUMNS), f"{directory}/segment_recommendations.csv",
+    write_small_csv(fs, recommendations.select(*CSV_COLUMNS), f"{directory}/segment_recommendations.csv",
                      ("segment_key", "rank"))
     recommendations.select(*RECOMMENDATION_COLUMNS).coalesce(1).write.mode("overwrite").parquet(
         f"{directory}/segment_recommendations.parquet")
-    write_single_csv(fs, flags.select(*FLAG_COLUMNS), f"{directory}/instructor_flags.csv", ("instructor_id", "reason"))
+    write_small_csv(fs, flags.select(*FLAG_COLUMNS), f"{directory}/instructor_flags.csv", flag_order())
     flags.select(*FLAG_COLUMNS).coalesce(1).write.mode("overwrite").parquet(f"{directory}/instructor_flags.parquet")
 
 

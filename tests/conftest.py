@@ -38,3 +38,10 @@ def spark():
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+# The MariaDB JDBC driver (Debian's libmariadb-java) for the `mysql` tests; it must be on the
+# classpath when the session starts. Without it those tests skip (or fail under COLDSTART_REQUIRE_MYSQL=1).
+MARIADB_JDBC_JAR = os.environ.get("COLDSTART_JDBC_JAR", "/usr/share/java/mariadb-java-client.jar")
+if os.path.isfile(MARIADB_JDBC_JAR):
+    TEST_SPARK_CONF["spark.jars"] = MARIADB_JDBC_JAR

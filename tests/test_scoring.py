@@ -10,7 +10,12 @@ from pyspark.sql import functions as F
 
 from coldstart.config import Config, Freshness, Scoring, Smoothing
 from coldstart.engagement import (
-    join_counts, session_counts, with_raw_score, with_smoothed_rates, with_views_norm, workout_counts,
+    join_counts,
+    session_counts,
+    with_raw_score,
+    with_smoothed_rates,
+    with_views_norm,
+    workout_counts,
 )
 from coldstart.freshness import parse_as_of, with_days_old, with_score
 from coldstart.segments import candidates
