@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CORRUPT = "_corrupt_record"
+# the original text line of a CSV row, kept for rejects/
+RAW_LINE = "_line"
 # position of a row in its input, for deterministic "keep the first" tie-breaks
 ROW_ORDER = "_row_order"
 SOURCE_FILE = "_source_file"

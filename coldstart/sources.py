@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from coldstart.fs import HadoopFs
-from coldstart.schemas import CATALOG, CORRUPT, EVENT_DATASETS, ROW_ORDER, SOURCE_FILE, Dataset
+from coldstart.schemas import CATALOG, CORRUPT, EVENT_DATASETS, RAW_LINE, ROW_ORDER, SOURCE_FILE, Dataset
 
 log = logging.getLogger(__name__)
 
@@ -70,25 +70,40 @@ def _with_row_order(df: DataFrame) -> DataFrame:
     )
 
 
+# RFC 4180 line: fields either without quotes and commas, or quoted with "" inside.
+# Spark's CSV parser forgives stray and unterminated quotes; SPEC §9 calls them malformed.
+# The quoted form is tried first: possessive quantifiers never come back to try it after an empty plain field.
+STRICT_CSV_LINE = r'^(?:"(?:[^"]|"")*+"|[^",]*+)(?:,(?:"(?:[^"]|"")*+"|[^",]*+))*+$'
+
+
 def read_csv(spark: SparkSession, dataset: Dataset, path: str) -> DataFrame:
-    """A CSV with header; the schema is the header's columns, all strings, plus the corrupt-record column."""
-    header = _header_columns(HadoopFs(spark).first_line(path))
+    """A CSV with header, as its lines plus the parsed string columns and the corrupt-record column.
+
+    Lines are read as text and parsed with `from_csv`, so that every row keeps its
+    original line (for `rejects/`) and a line with broken quoting can be told apart.
+    Empty lines are not rows.
+    """
+    header_line = HadoopFs(spark).first_line(path).lstrip("\ufeff")
+    header = _header_columns(header_line)
     _check_columns(dataset, path, header)
     if len(set(header)) != len(header):
         raise InputError(f"{path}: duplicate column names in header: {header}")
-    schema = T.StructType([T.StructField(c, T.StringType()) for c in header] + [T.StructField(CORRUPT, T.StringType())])
-    # without this, Spark parses only the selected columns and misses malformed rows
-    spark.conf.set("spark.sql.csv.parser.columnPruning.enabled", "false")
-    df = (
-        spark.read.schema(schema)
-        .option("header", "true")
-        .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", CORRUPT)
-        .option("escape", '"')
-        .option("multiLine", "false")
-        .csv(path)
+    ddl = ", ".join(f"`{c}` STRING" for c in header) + f", `{CORRUPT}` STRING"
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT, "escape": '"'}
+    line = F.col("value")
+    lines = _with_row_order(spark.read.text(path)).filter(
+        (line != "") & (F.regexp_replace(line, "^\ufeff", "") != header_line))
+    parsed = lines.select(
+        line.alias(RAW_LINE),
+        F.from_csv(line, ddl, options).alias("row"),
+        line.rlike(STRICT_CSV_LINE).alias("_strict"),
+        SOURCE_FILE, ROW_ORDER,
     )
-    return _with_row_order(df).select(*(c for c in dataset.columns if c in header), CORRUPT, SOURCE_FILE, ROW_ORDER)
+    corrupt = F.when(~F.col("_strict"), F.col(RAW_LINE)).otherwise(F.col(f"row.{CORRUPT}"))
+    return parsed.select(
+        *(F.col(f"row.`{c}`").alias(c) for c in dataset.columns if c in header),
+        corrupt.alias(CORRUPT), RAW_LINE, SOURCE_FILE, ROW_ORDER,
+    )
 
 
 def read_parquet(spark: SparkSession, dataset: Dataset, path: str) -> DataFrame:

@@ -16,7 +16,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from coldstart.schemas import CATALOG, CORRUPT, FEEDBACK, ROW_ORDER, SESSIONS, SOURCE_FILE, USERS, Dataset
+from coldstart.schemas import CATALOG, CORRUPT, FEEDBACK, RAW_LINE, ROW_ORDER, SESSIONS, SOURCE_FILE, USERS, Dataset
 
 REASONS = (
     "malformed_line",
@@ -86,8 +86,10 @@ def _flag(df: DataFrame, checks: list[tuple[str, Column]]) -> DataFrame:
 
 def _record(df: DataFrame, dataset: Dataset) -> Column:
     """The original line for malformed rows, the original values as JSON otherwise."""
+    if RAW_LINE in df.columns:
+        return F.col(RAW_LINE)
     original = [c for c in dataset.columns if c in df.columns]
-    return F.coalesce(F.col(CORRUPT), F.to_json(F.struct(*(F.col(c).cast("string") for c in original))))
+    return F.coalesce(F.col(CORRUPT), F.to_json(F.struct(*original)))
 
 
 def _with_key_checks(df: DataFrame, dataset: Dataset, ids: dict[str, Column]) -> list[tuple[str, Column]]:

@@ -1,0 +1,184 @@
+"""SPEC §1 normalisation and §9 rejects: one test per reason, exact counts, the reason order."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from coldstart.pipeline import reject_counts, validate_inputs
+from coldstart.progress import Stages
+from coldstart.sources import read_inputs
+from tests.helpers import workout, write_inputs
+
+USERS = """user_id,age_group,fitness_level,preferred_types
+1,18-25,beginner,"Yoga, yoga ,running"
+2, 26-35 ,ADVANCED,yoga
+3,26-35,Advanced,running
+,18-25,Beginner,yoga
+u4,18-25,Beginner,yoga
+5,,Beginner,yoga
+6,18-25, ,yoga
+1,36-45,Advanced,running
+7,18-25,Beginner,yoga,extra
+8,18-25
+9,18-25,Beginner,"yoga
+10,18-25,Beginner,"yo"ga
+"""
+# expected users: accepted 1, 2, 3 | null_key 1 | bad_id 1 | null_field 2 | duplicate 1 | malformed_line 4
+
+SESSIONS = """session_id,user_id,workout_id,completed,timestamp
+1,1,w1,1,2025-03-01T10:00:00
+2,1,1,0,2025-03-02T10:00:00.5
+3,2,2,1,2025-03-03T10:00:00
+3,2,2,0,2025-03-04T10:00:00
+4,,1,1,2025-03-01T10:00:00
+5,1,x1,1,2025-03-01T10:00:00
+6,1,1,2,2025-03-01T10:00:00
+7,1,1,1,yesterday
+8,1,1,1,
+9,99,1,1,2025-03-01T10:00:00
+10,1,999,1,2025-03-01T10:00:00
+11,5,1,1,2025-03-01T10:00:00
+12,1,1,1,2025-03-01T10:00:00,x
+13,1,1,,2025-03-01T10:00:00
+14,1,99999999999999999999,1,2025-03-01T10:00:00
+2,1,1,0,2025-03-02T10:00:00.5
+"""
+# session 3: the later row (2025-03-04, not completed) is kept; session 2 appears twice, identical
+# user 5 was rejected (null_field): its session is unknown_user
+
+FEEDBACK = """feedback_id,session_id,user_id,workout_id,liked,feedback_time
+1,1,1,1,1,2025-03-01T11:00:00Z
+2,2,1,1,yes,2025-03-02T11:00:00Z
+3,3,2,2,0,2025-03-04T11:00:00Z
+4,3,2,2,1,not-a-time
+5,77,1,1,1,2025-03-01T11:00:00Z
+6,1,1,3,1,2025-03-01T11:00:00Z
+"""
+# feedback 5 names a session that does not exist: feedback is not checked against session_id
+# feedback 6 is on workout 3, whose catalog row has no type: unknown_workout
+
+CATALOG = [
+    workout("w1", "Yoga", ["Calm", "calm", " core "]),
+    workout(2, "yoga", []),
+    {**workout("w3", "", ["x"])},
+    {**workout(None, "yoga", [])},
+    workout("x12", "yoga", []),
+    workout("w2", "running", ["duplicate of 2"]),
+]
+
+
+@pytest.fixture(scope="module")
+def validated(spark, tmp_path_factory):
+    inputs = write_inputs(tmp_path_factory.mktemp("dirty"), USERS, SESSIONS, FEEDBACK, CATALOG)
+    result = validate_inputs(read_inputs(spark, str(inputs)), Stages())
+    return result, reject_counts(result, Stages())
+
+
+def test_users_reasons_and_counts(validated):
+    _, counts = validated
+    assert counts["users"] == {
+        "read": 12, "accepted": 3, "rejected": 9,
+        "reasons": {"malformed_line": 4, "null_key": 1, "bad_id": 1, "null_field": 2, "duplicate": 1},
+    }
+
+
+def test_users_are_normalised_and_first_duplicate_kept(validated):
+    result, _ = validated
+    users = {r["user_id"]: r for r in result["users"].accepted.collect()}
+    assert users[1]["age_group"] == "18-25"  # the first row of user 1 is kept
+    assert users[1]["fitness_level"] == "Beginner"
+    assert sorted(users[1]["preferred_types"]) == ["running", "yoga"]  # a set, trimmed, lower-case
+    assert (users[2]["age_group"], users[2]["fitness_level"]) == ("26-35", "Advanced")
+
+
+def test_malformed_lines_keep_their_original_text(validated):
+    result, _ = validated
+    records = {r["record"] for r in result["users"].rejects.filter("reason = 'malformed_line'").collect()}
+    assert records == {"7,18-25,Beginner,yoga,extra", "8,18-25", '9,18-25,Beginner,"yoga', '10,18-25,Beginner,"yo"ga'}
+
+
+def test_sessions_reasons_and_counts(validated):
+    _, counts = validated
+    assert counts["sessions"] == {
+        "read": 16, "accepted": 3, "rejected": 13,
+        "reasons": {"malformed_line": 1, "null_key": 1, "bad_id": 2, "bad_completed": 2, "bad_timestamp": 2,
+                    "duplicate": 2, "unknown_user": 2, "unknown_workout": 1},
+    }
+
+
+def test_duplicate_sessions_keep_the_latest_timestamp(validated):
+    result, _ = validated
+    kept = {r["session_id"]: r for r in result["sessions"].accepted.collect()}
+    assert sorted(kept) == [1, 2, 3]
+    assert kept[3]["completed"] == 0  # the 2025-03-04 row
+    assert kept[1]["workout_id"] == 1  # "w1" -> 1
+    assert kept[2]["timestamp"].microsecond == 500000
+    # the join that finds unknown ids brings the attributes the counts need
+    assert (kept[3]["age_group"], kept[3]["workout_type"]) == ("26-35", "yoga")
+
+
+def test_feedback_reasons_and_counts(validated):
+    _, counts = validated
+    assert counts["feedback"] == {
+        "read": 6, "accepted": 3, "rejected": 3,
+        "reasons": {"bad_liked": 1, "bad_timestamp": 1, "unknown_workout": 1},
+    }
+
+
+def test_catalog_reasons_and_normalisation(validated):
+    result, counts = validated
+    assert counts["catalog"] == {
+        "read": 6, "accepted": 2, "rejected": 4,
+        "reasons": {"null_key": 1, "bad_id": 1, "null_field": 1, "duplicate": 1},
+    }
+    catalog = {r["workout_id"]: r for r in result["catalog"].accepted.collect()}
+    assert catalog[1]["workout_type"] == "yoga" and sorted(catalog[1]["tags"]) == ["calm", "core"]
+    assert catalog[2]["workout_type"] == "yoga"  # the first of the two rows with id 2
+
+
+def test_rejects_carry_dataset_reason_and_record(validated):
+    result, _ = validated
+    row = result["sessions"].rejects.filter("reason = 'unknown_workout'").first()
+    assert row["dataset"] == "sessions" and row["record"] == "10,1,999,1,2025-03-01T10:00:00"
+
+
+def test_reason_order_first_applicable_wins(spark, tmp_path):
+    # null key and bad timestamp and bad completed at once: null_key comes first in SPEC §9
+    sessions = "session_id,user_id,workout_id,completed,timestamp\n,1,1,7,never\n1,1,1,7,never\n1,1,1,1,never\n"
+    inputs = write_inputs(tmp_path, USERS, sessions, "feedback_id,session_id,user_id,workout_id,liked,feedback_time\n",
+                          CATALOG)
+    counts = reject_counts(validate_inputs(read_inputs(spark, str(inputs)), Stages()), Stages())
+    assert counts["sessions"]["reasons"] == {"null_key": 1, "bad_completed": 1, "bad_timestamp": 1}
+
+
+def test_completed_at_instead_of_completed(spark, tmp_path):
+    sessions = ("session_id,user_id,workout_id,completed_at,timestamp\n"
+                "1,1,1,2025-03-01T10:30:00,2025-03-01T10:00:00\n"
+                "2,1,1,,2025-03-01T11:00:00\n"
+                "3,1,1,half past,2025-03-01T12:00:00\n")
+    inputs = write_inputs(tmp_path, USERS, sessions, "feedback_id,session_id,user_id,workout_id,liked,feedback_time\n",
+                          CATALOG)
+    result = validate_inputs(read_inputs(spark, str(inputs)), Stages())
+    completed = {r["session_id"]: r["completed"] for r in result["sessions"].accepted.collect()}
+    assert completed == {1: 1, 2: 0}
+    assert reject_counts(result, Stages())["sessions"]["reasons"] == {"bad_completed": 1}
+
+
+def test_parquet_inputs_follow_the_same_rules(spark, tmp_path):
+    write_inputs(tmp_path, USERS, SESSIONS, FEEDBACK, CATALOG)
+    (tmp_path / "sessions.csv").unlink()
+    rows = [(1, 1, "w1", 1, "2025-03-01T10:00:00"), (2, None, "1", 1, "2025-03-01T10:00:00"),
+            (3, 1, "1", 1, None), (3, 1, "1", 0, "2025-03-02T10:00:00")]
+    spark.createDataFrame(rows, "session_id long, user_id long, workout_id string, completed int, timestamp string") \
+        .write.parquet(str(tmp_path / "sessions.parquet"))
+    counts = reject_counts(validate_inputs(read_inputs(spark, str(tmp_path)), Stages()), Stages())
+    assert counts["sessions"] == {"read": 4, "accepted": 2, "rejected": 2,
+                                  "reasons": {"null_key": 1, "bad_timestamp": 1}}
+
+
+def test_json_lines_catalog_is_accepted(spark, tmp_path):
+    write_inputs(tmp_path, USERS, SESSIONS, FEEDBACK, CATALOG)
+    (tmp_path / "augmented_workouts.json").write_text("\n".join(json.dumps(w) for w in CATALOG) + "\n")
+    counts = reject_counts(validate_inputs(read_inputs(spark, str(tmp_path)), Stages()), Stages())
+    assert counts["catalog"]["accepted"] == 2 and counts["catalog"]["read"] == 6
