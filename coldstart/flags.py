@@ -69,7 +69,7 @@ def flags_table(flags_df: DataFrame, max_rows: int) -> str:
     rows = [  # bounded: at most max_rows of two rows per instructor
         (str(r["instructor_id"]), r["instructor"] or "", r["reason"], str(r["sessions"]),
          f"{r['abandonment_rate']:.3f}", str(r["feedbacks"]), f"{r['dislike_rate']:.3f}")
-        for r in flags_df.orderBy("instructor_id", "reason").limit(max_rows).collect()
+        for r in flags_df.orderBy(*flag_order()).limit(max_rows).collect()
     ]
     if not rows:
         return "no instructor flagged"
