@@ -68,6 +68,12 @@ class Mysql:
 
 
 @dataclass(frozen=True)
+class Scale:
+    # users are broadcast to the event joins as compact codes up to this many
+    broadcast_users_max: int = 30_000_000
+
+
+@dataclass(frozen=True)
 class Eval:
     cutoff: str = ""
     test_quantile: float = 0.8
@@ -87,6 +93,7 @@ class Config:
     flags: Flags = field(default_factory=Flags)
     quality: Quality = field(default_factory=Quality)
     mysql: Mysql = field(default_factory=Mysql)
+    scale: Scale = field(default_factory=Scale)
     eval: Eval = field(default_factory=Eval)
     # grid for tuning: config key -> candidate values
     tune: tuple[tuple[str, tuple[Any, ...]], ...] = ()

@@ -1,9 +1,10 @@
 """SPEC §3: counts per (segment, workout) and per workout, smoothing, normalised views, raw_score.
 
-A session counts for at most one segment: its user's age group and level with the
-workout's type, when the user prefers that type. So one aggregation per event table,
-grouped by (workout, age group, level), yields both the segment counts and, summed
-over age groups and levels, the workout's global counts: no explode of users.
+A session counts for at most one segment: its user's age group and level (`al_code`)
+with the workout's type, when the user prefers that type (`in_segment`, computed by
+validation). So one aggregation per event table, grouped by (workout, al_code), yields
+both the segment counts and, summed over al_codes, the workout's global counts: no
+explode of users.
 """
 from __future__ import annotations
 
@@ -12,36 +13,37 @@ from pyspark.sql import functions as F
 
 from coldstart.config import Scoring, Smoothing
 
-COUNT_KEYS = ("workout_id", "age_group", "fitness_level")
+COUNT_KEYS = ("workout_id", "al_code")
 
 
-def _in_segment() -> Column:
-    return F.array_contains(F.col("preferred_types"), F.col("workout_type"))
+def _event_counts(df: DataFrame, positive: str, keys: tuple[str, ...], names: dict[str, str],
+                  latest: str | None = None) -> DataFrame:
+    """Per key: events and positives in the segment (`in_segment`), all events and positives, latest time."""
+    in_segment = F.col("in_segment")
+    is_positive = F.col(positive) == 1
+    aggregates = [
+        F.count(F.when(in_segment, 1)).alias(names["segment_events"]),
+        F.count(F.when(in_segment & is_positive, 1)).alias(names["segment_positives"]),
+        F.count("*").alias(names["events"]),
+        F.count(F.when(is_positive, 1)).alias(names["positives"]),
+    ]
+    if latest is not None:
+        aggregates.append(F.max(latest).alias("part_last_played"))
+    return df.groupBy(*keys).agg(*aggregates)
 
 
-def session_counts(sessions_df: DataFrame) -> DataFrame:
-    """(workout, age group, level) -> v, c (segment), and that slice's share of V, C, last_played."""
-    in_segment = _in_segment()
-    is_completed = F.col("completed") == 1
-    return sessions_df.groupBy(*COUNT_KEYS).agg(
-        F.count(F.when(in_segment, 1)).alias("views"),
-        F.count(F.when(in_segment & is_completed, 1)).alias("completions"),
-        F.count("*").alias("part_views"),
-        F.count(F.when(is_completed, 1)).alias("part_completions"),
-        F.max("timestamp").alias("part_last_played"),
-    )
+def session_counts(sessions_df: DataFrame, keys: tuple[str, ...] = COUNT_KEYS) -> DataFrame:
+    """(workout, segment code) -> v, c (segment), and that slice's share of V, C and last_played."""
+    names = {"segment_events": "views", "segment_positives": "completions",
+             "events": "part_views", "positives": "part_completions"}
+    return _event_counts(sessions_df, "completed", keys, names, latest="timestamp")
 
 
-def feedback_counts(feedback_df: DataFrame) -> DataFrame:
-    """(workout, age group, level) -> n, s (segment), and that slice's share of N, S."""
-    in_segment = _in_segment()
-    is_liked = F.col("liked") == 1
-    return feedback_df.groupBy(*COUNT_KEYS).agg(
-        F.count(F.when(in_segment, 1)).alias("feedbacks"),
-        F.count(F.when(in_segment & is_liked, 1)).alias("likes"),
-        F.count("*").alias("part_feedbacks"),
-        F.count(F.when(is_liked, 1)).alias("part_likes"),
-    )
+def feedback_counts(feedback_df: DataFrame, keys: tuple[str, ...] = COUNT_KEYS) -> DataFrame:
+    """(workout, segment code) -> n, s (segment), and that slice's share of N, S."""
+    names = {"segment_events": "feedbacks", "segment_positives": "likes",
+             "events": "part_feedbacks", "positives": "part_likes"}
+    return _event_counts(feedback_df, "liked", keys, names)
 
 
 def workout_counts(session_counts_df: DataFrame, feedback_counts_df: DataFrame) -> DataFrame:

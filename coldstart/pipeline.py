@@ -6,10 +6,10 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from coldstart.codes import Codes
 from coldstart.config import Config
 from coldstart.engagement import (
     feedback_counts,
@@ -21,29 +21,28 @@ from coldstart.engagement import (
     workout_counts,
 )
 from coldstart.flags import flag_instructors, instructor_counts
-from coldstart.freshness import (
-    filter_up_to,
-    format_micros,
-    latest_session_micros,
-    parse_as_of,
-    with_days_old,
-    with_score,
+from coldstart.freshness import filter_up_to, format_micros, parse_as_of, with_days_old, with_score
+from coldstart.intake import (
+    ValidatedInputs,
+    accepted_counts,
+    after_as_of,
+    check_quality,
+    latest_session,
+    reject_counts,
+    summarize_events,
+    validate_inputs,
 )
 from coldstart.mmr import TagVectors
 from coldstart.progress import Stages
 from coldstart.rerank import catalog_tag_vectors, rerank
 from coldstart.segments import candidates, unknown_preferences, user_segments, users_per_segment
 from coldstart.sources import RawInputs
-from coldstart.validation import (
-    REASONS,
-    Validated,
-    validate_catalog,
-    validate_feedback,
-    validate_sessions,
-    validate_users,
-)
+from coldstart.validation import Validated
 
 log = logging.getLogger(__name__)
+
+__all__ = ["Clean", "PipelineResult", "QualityError", "aggregate", "clean_inputs", "recommend", "reject_counts",
+           "run", "score", "validate_inputs"]
 
 
 class QualityError(Exception):
@@ -64,6 +63,7 @@ class Clean:
     feedback: DataFrame
     catalog: DataFrame
     as_of_micros: int | None
+    codes: Codes
     after_as_of: dict[str, int] = field(default_factory=dict)
 
 
@@ -75,52 +75,15 @@ class PipelineResult:
     report: dict[str, Any]
 
 
-def validate_inputs(raw: RawInputs, stages: Stages) -> dict[str, Validated]:
-    """Flag every row of every dataset; the flagged frames are persisted (read once, used thrice)."""
-    with stages.stage("validate"):
-        users = validate_users(raw.users)
-        catalog = validate_catalog(raw.catalog)
-        users_flagged = users.flagged.persist(StorageLevel.MEMORY_AND_DISK)
-        catalog_flagged = catalog.flagged.persist(StorageLevel.MEMORY_AND_DISK)
-        users = Validated(users.dataset, users_flagged, users.columns)
-        catalog = Validated(catalog.dataset, catalog_flagged, catalog.columns)
-        sessions = validate_sessions(raw.sessions, users.accepted, catalog.accepted)
-        feedback = validate_feedback(raw.feedback, users.accepted, catalog.accepted)
-        validated = {"users": users, "catalog": catalog}
-        for v in (sessions, feedback):
-            validated[v.dataset] = Validated(v.dataset, v.flagged.persist(StorageLevel.MEMORY_AND_DISK), v.columns)
-    return validated
+def clean_inputs(validated: ValidatedInputs, cfg: Config, stages: Stages) -> Clean:
+    """Accepted rows, events cut at as_of (the latest accepted session unless set), with category names.
 
-
-def reject_counts(validated: dict[str, Validated], stages: Stages) -> dict[str, dict[str, Any]]:
-    """Per dataset: rows read, accepted, rejected, and rejected per reason (SPEC §9 order)."""
-    out: dict[str, dict[str, Any]] = {}
-    with stages.stage("count_rejects"):
-        for name in ("users", "catalog", "sessions", "feedback"):
-            rows = validated[name].flagged.groupBy("reason").count().collect()
-            by_reason = {r["reason"]: r["count"] for r in rows}
-            accepted = by_reason.pop(None, 0)
-            reasons = {reason: by_reason[reason] for reason in REASONS if reason in by_reason}
-            rejected = sum(reasons.values())
-            out[name] = {"read": accepted + rejected, "accepted": accepted, "rejected": rejected, "reasons": reasons}
-            log.info("  %s: %d read, %d accepted, %d rejected %s",
-                     name, accepted + rejected, accepted, rejected, reasons)
-    return out
-
-
-def check_quality(counts: dict[str, dict[str, Any]], max_fraction: float) -> list[str]:
-    """Datasets whose rejected share of rows read exceeds the limit, as messages."""
-    failures = []
-    for name, c in counts.items():
-        if c["read"] and c["rejected"] / c["read"] > max_fraction:
-            failures.append(f"{name}: {c['rejected']} of {c['read']} rows rejected "
-                            f"({c['rejected'] / c['read']:.2%} > {max_fraction:.2%})")
-    return failures
-
-
-def clean_inputs(validated: dict[str, Validated], cfg: Config, stages: Stages) -> Clean:
-    """Accepted rows, cut at as_of (the latest accepted session unless set)."""
-    sessions, feedback = validated["sessions"].accepted, validated["feedback"].accepted
+    For callers that filter the events further (evaluation cuts them in time and by
+    user); the job itself counts in one pass with `intake.summarize_events`.
+    """
+    codes = validated.codes
+    sessions = codes.with_names(validated["sessions"].accepted)
+    feedback = codes.with_names(validated["feedback"].accepted)
     after: dict[str, int] = {}
     if cfg.as_of:
         as_of = parse_as_of(cfg.as_of)
@@ -130,19 +93,24 @@ def clean_inputs(validated: dict[str, Validated], cfg: Config, stages: Stages) -
         sessions = filter_up_to(sessions, "timestamp", as_of)
         feedback = filter_up_to(feedback, "feedback_time", as_of)
     else:
-        as_of = latest_session_micros(sessions)
-    log.info("as_of = %s", format_micros(as_of))
-    return Clean(validated["users"].accepted, sessions, feedback, validated["catalog"].accepted, as_of, after)
+        latest = sessions.agg(F.max(F.unix_micros("timestamp"))).first()
+        as_of = None if latest is None else latest[0]
+    return Clean(validated["users"].accepted, sessions, feedback, validated["catalog"].accepted, as_of, codes, after)
 
 
 def aggregate(clean: Clean, stages: Stages) -> tuple[DataFrame, DataFrame]:
     """(candidates with their counts and last_played, per-workout global counts): both small, cached."""
     with stages.stage("aggregate"):
-        sessions_agg = session_counts(clean.sessions).cache()
-        feedback_agg = feedback_counts(clean.feedback).cache()
-        base_df = join_counts(candidates(clean.users, clean.catalog), sessions_agg, feedback_agg).cache()
-        workouts_df = workout_counts(sessions_agg, feedback_agg).cache()
-        stages.count("candidates", base_df.count())
+        return _candidate_table(clean.codes, clean.catalog, session_counts(clean.sessions),
+                                feedback_counts(clean.feedback), stages)
+
+
+def _candidate_table(codes: Codes, catalog_df: DataFrame, sessions_agg: DataFrame, feedback_agg: DataFrame,
+                     stages: Stages) -> tuple[DataFrame, DataFrame]:
+    sessions_agg, feedback_agg = sessions_agg.cache(), feedback_agg.cache()
+    base_df = join_counts(candidates(codes, catalog_df), sessions_agg, feedback_agg).cache()
+    workouts_df = workout_counts(sessions_agg, feedback_agg).cache()
+    stages.count("candidates", base_df.count())
     return base_df, workouts_df
 
 
@@ -162,10 +130,10 @@ def recommend(base_df: DataFrame, as_of_micros: int | None, vectors: TagVectors,
     return rerank(score(base_df, as_of_micros, cfg), vectors, cfg.mmr).orderBy("segment_key", "rank")
 
 
-def _segment_stats(clean: Clean, base_df: DataFrame) -> dict[str, Any]:
-    per_segment = users_per_segment(base_df, user_segments(clean.users, clean.catalog))
+def _segment_stats(users_df: DataFrame, catalog_df: DataFrame, base_df: DataFrame) -> dict[str, Any]:
+    per_segment = users_per_segment(base_df, user_segments(users_df, catalog_df))
     counts = sorted(r["users"] for r in per_segment.collect())  # one row per segment
-    unknown = {r["workout_type"]: r["users"] for r in unknown_preferences(clean.users, clean.catalog).collect()}
+    unknown = {r["workout_type"]: r["users"] for r in unknown_preferences(users_df, catalog_df).collect()}
     return {
         "segments": len(counts),
         "users_per_segment": {
@@ -179,30 +147,37 @@ def _segment_stats(clean: Clean, base_df: DataFrame) -> dict[str, Any]:
 
 
 def run(raw: RawInputs, cfg: Config, stages: Stages | None = None) -> PipelineResult:
-    """Validate, aggregate, score, rerank, flag. Raises QualityError above the reject limit."""
+    """Validate, count, score, rerank, flag. Raises QualityError above the reject limit."""
     stages = stages or Stages()
-    validated = validate_inputs(raw, stages)
-    counts = reject_counts(validated, stages)
+    inputs = validate_inputs(raw, stages, cfg)
+    as_of_micros = parse_as_of(cfg.as_of) if cfg.as_of else None
+    summaries = summarize_events(inputs, as_of_micros, stages)
+    counts = reject_counts(inputs, stages, summaries)
     report: dict[str, Any] = {"inputs": raw.paths, "rows": counts,
                               "rejects": {n: c["reasons"] for n, c in counts.items()}, "config": cfg.to_dict()}
     failures = check_quality(counts, cfg.quality.max_reject_fraction)
     if failures:
         report["timings"] = stages.timings
-        raise QualityError("too many rejected rows: " + "; ".join(failures), report, validated)
+        raise QualityError("too many rejected rows: " + "; ".join(failures), report, dict(inputs))
 
-    clean = clean_inputs(validated, cfg, stages)
-    as_of = format_micros(clean.as_of_micros)
-    report.update(as_of=as_of, events_after_as_of=clean.after_as_of)
-    base_df, workouts_df = aggregate(clean, stages)
+    if as_of_micros is None:
+        as_of_micros = latest_session(summaries)
+    as_of = format_micros(as_of_micros)
+    log.info("as_of = %s", as_of)
+    report.update(as_of=as_of, events_after_as_of=after_as_of(summaries))
+    users, catalog = inputs["users"].accepted, inputs["catalog"].accepted
+    with stages.stage("aggregate"):
+        base_df, workouts_df = _candidate_table(inputs.codes, catalog, accepted_counts(summaries["sessions"]),
+                                                accepted_counts(summaries["feedback"]), stages)
     with stages.stage("segments"):
-        report.update(_segment_stats(clean, base_df))
+        report.update(_segment_stats(users, catalog, base_df))
     with stages.stage("tfidf"):
-        vectors = catalog_tag_vectors(clean.catalog)
+        vectors = catalog_tag_vectors(catalog)
     with stages.stage("score_and_rerank"):
-        recommendations = recommend(base_df, clean.as_of_micros, vectors, cfg).cache()
+        recommendations = recommend(base_df, as_of_micros, vectors, cfg).cache()
         report["recommendations"] = stages.count("recommendations", recommendations.count())
     with stages.stage("flags"):
-        flags = flag_instructors(instructor_counts(workouts_df, clean.catalog), cfg.smoothing, cfg.flags, as_of).cache()
+        flags = flag_instructors(instructor_counts(workouts_df, catalog), cfg.smoothing, cfg.flags, as_of).cache()
         report["instructor_flags"] = stages.count("instructor_flags", flags.count())
     report["timings"] = stages.timings
-    return PipelineResult(recommendations, flags, validated, report)
+    return PipelineResult(recommendations, flags, dict(inputs), report)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from coldstart.codes import Codes
+
 SEGMENT_COLUMNS = ("age_group", "fitness_level", "workout_type")
 
 
@@ -13,22 +15,21 @@ def segment_key(age_group: Column | str, fitness_level: Column | str, workout_ty
                        F.col(workout_type) if isinstance(workout_type, str) else workout_type)
 
 
-def candidates(users_df: DataFrame, catalog_df: DataFrame) -> DataFrame:
+def candidates(codes: Codes, catalog_df: DataFrame) -> DataFrame:
     """Every (segment, candidate workout): age groups x levels seen in users, x the catalog.
 
     The candidates of segment (a, l, t) are all catalog workouts of type t, so the
     universe of segments is exactly the types the catalog has. Bounded by
     segments x catalog, never by users.
     """
-    age_groups = users_df.select("age_group").distinct()
-    levels = users_df.select("fitness_level").distinct()
+    age_levels = codes.age_levels(catalog_df.sparkSession)
     workouts = catalog_df.select("workout_id", "workout_type")
     return (
-        age_groups.crossJoin(levels)
-        .crossJoin(F.broadcast(workouts))
+        age_levels.crossJoin(F.broadcast(workouts))
         .select(
             segment_key("age_group", "fitness_level", "workout_type").alias("segment_key"),
             *SEGMENT_COLUMNS,
+            "al_code",
             "workout_id",
         )
     )

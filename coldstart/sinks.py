@@ -43,10 +43,17 @@ def write_small_csv(fs: HadoopFs, df: DataFrame, path: str, sort_by: tuple[str |
     fs.write_text(path, buffer.getvalue())
 
 
-def write_rejects(validated: dict[str, Validated], directory: str) -> None:
-    """`rejects/<dataset>/`: Parquet with the original line or values and the reason."""
+def write_rejects(validated: dict[str, Validated], counts: dict[str, dict[str, Any]], directory: str) -> None:
+    """`rejects/<dataset>/`: Parquet with the original line or values and the reason.
+
+    A dataset without rejects gets an empty directory of the same schema, without
+    another pass over its rows.
+    """
     for name, v in validated.items():
-        v.rejects.write.mode("overwrite").parquet(f"{directory}/{REJECTS}/{name}")
+        rejects = v.rejects
+        if not counts[name]["rejected"]:
+            rejects = rejects.sparkSession.createDataFrame([], rejects.schema)
+        rejects.write.mode("overwrite").parquet(f"{directory}/{REJECTS}/{name}")
 
 
 def write_report(fs: HadoopFs, report: dict[str, Any], directory: str) -> None:

@@ -2,9 +2,10 @@
 
 Each dataset gets one `reason` column, filled by the checks in the order of SPEC §9
 (the first that applies wins); accepted rows are those with no reason. Sessions and
-feedback are joined with the accepted users and catalog to find unknown ids, and keep
-the attributes that join brings (age group, level, preferred types, workout type):
-the counts need them and a second join of millions of events would be wasted work.
+feedback are joined with the accepted users (as compact codes, broadcast) and the
+catalog to find unknown ids, and keep what that join brings (the user's segment code,
+the workout's type, whether the user prefers it): the counts need exactly that, and a
+second join of millions of events would be wasted work.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from coldstart.codes import Codes
 from coldstart.schemas import CATALOG, CORRUPT, FEEDBACK, RAW_LINE, ROW_ORDER, SESSIONS, SOURCE_FILE, USERS, Dataset
 
 REASONS = (
@@ -41,6 +43,8 @@ class Validated:
     dataset: str
     flagged: DataFrame
     columns: tuple[str, ...]
+    # the full plan with the reject text, when `flagged` is a persisted narrow copy
+    full: DataFrame | None = None
 
     @property
     def accepted(self) -> DataFrame:
@@ -48,7 +52,8 @@ class Validated:
 
     @property
     def rejects(self) -> DataFrame:
-        return self.flagged.filter(F.col("reason").isNotNull()).select(
+        source = self.full if self.full is not None else self.flagged
+        return source.filter(F.col("reason").isNotNull()).select(
             F.lit(self.dataset).alias("dataset"), "reason", "record"
         )
 
@@ -102,11 +107,26 @@ def _with_key_checks(df: DataFrame, dataset: Dataset, ids: dict[str, Column]) ->
 
 
 def _flag_duplicates(df: DataFrame, key: str, latest_first: Column | None) -> DataFrame:
-    """Among rows not rejected so far: keep one per `key` (latest timestamp, then first in input)."""
+    """Among rows not rejected so far: keep one per `key` (latest timestamp, then first in input).
+
+    Only the keys are shuffled to find the repeated ones; the few rows that share a
+    key are ranked apart, and the losers are flagged through a broadcast join on the
+    row's unique `_row_order`. A window over all rows would shuffle every event.
+    """
+    open_rows = df.filter(F.col("reason").isNull())
+    repeated = open_rows.groupBy(key).agg(F.count("*").alias("_n")).filter(F.col("_n") > 1).select(key)
     order = ([latest_first] if latest_first is not None else []) + [F.col(SOURCE_FILE), F.col(ROW_ORDER)]
-    window = Window.partitionBy(key, F.col("reason").isNull()).orderBy(*order)
-    is_duplicate = F.col("reason").isNull() & (F.row_number().over(window) > 1)
-    return df.withColumn("reason", F.when(is_duplicate, F.lit("duplicate")).otherwise(F.col("reason")))
+    losers = (
+        open_rows.join(F.broadcast(repeated), on=key, how="inner")
+        .withColumn("_rank", F.row_number().over(Window.partitionBy(key).orderBy(*order)))
+        .filter(F.col("_rank") > 1)
+        .select(ROW_ORDER, F.lit(True).alias("_duplicate"))
+    )
+    return (
+        df.join(F.broadcast(losers), on=ROW_ORDER, how="left")
+        .withColumn("reason", F.when(F.col("_duplicate"), F.lit("duplicate")).otherwise(F.col("reason")))
+        .drop("_duplicate")
+    )
 
 
 def validate_users(raw_df: DataFrame) -> Validated:
@@ -179,14 +199,14 @@ def _completed(raw_df: DataFrame) -> tuple[Column, Column]:
     return F.when(at_text.isNull(), 0).when(at.isNotNull(), 1), at_text.isNotNull() & at.isNull()
 
 
-def _with_known_ids(
-    flagged: DataFrame, users_df: DataFrame, catalog_df: DataFrame
-) -> DataFrame:
-    """Flag unknown users and workouts, bringing along the attributes the counts need."""
-    users_side = users_df.select("user_id", "age_group", "fitness_level", "preferred_types",
-                                 F.lit(True).alias("_user_known"))
-    catalog_side = F.broadcast(catalog_df.select("workout_id", "workout_type", "instructor_id",
-                                                 F.lit(True).alias("_workout_known")))
+def _with_known_ids(flagged: DataFrame, users_df: DataFrame, catalog_df: DataFrame, codes: Codes,
+                    broadcast_users: bool) -> DataFrame:
+    """Flag unknown users and workouts; bring the codes the counts need (segment, type, in_segment)."""
+    users_side = users_df.select("user_id", "al_code", "type_set", F.lit(True).alias("_user_known"))
+    if broadcast_users:
+        users_side = F.broadcast(users_side)
+    catalog_side = F.broadcast(catalog_df.select(
+        "workout_id", codes.type_index(F.col("workout_type")).alias("type_idx"), F.lit(True).alias("_workout_known")))
     open_row = F.col("reason").isNull()
     return (
         flagged.join(users_side, on="user_id", how="left")
@@ -194,13 +214,18 @@ def _with_known_ids(
         .withColumn("reason", F.when(open_row & F.col("_user_known").isNull(), F.lit("unknown_user"))
                     .when(open_row & F.col("_workout_known").isNull(), F.lit("unknown_workout"))
                     .otherwise(F.col("reason")))
+        .withColumn("in_segment", codes.prefers(F.col("type_set"), F.col("type_idx")))
+        .drop("_user_known", "_workout_known")
     )
 
 
-ENRICHED = ("age_group", "fitness_level", "preferred_types", "workout_type", "instructor_id")
+# what the known-id join adds to every accepted event
+ENRICHED = ("al_code", "type_set", "type_idx", "in_segment")
 
 
-def validate_sessions(raw_df: DataFrame, users_df: DataFrame, catalog_df: DataFrame) -> Validated:
+def validate_sessions(raw_df: DataFrame, users_df: DataFrame, catalog_df: DataFrame, codes: Codes,
+                      broadcast_users: bool = True) -> Validated:
+    """`users_df`: accepted users with `al_code` and `type_set` (see `coldstart.codes`)."""
     ids = {n: _int_id(_text(raw_df, n)) for n in ("session_id", "user_id")}
     ids["workout_id"] = _workout_id(_text(raw_df, "workout_id"))
     completed, bad_completed = _completed(raw_df)
@@ -215,13 +240,14 @@ def validate_sessions(raw_df: DataFrame, users_df: DataFrame, catalog_df: DataFr
         .select(*(c.alias(n) for n, c in ids.items()), completed.alias("completed"),
                 timestamp.alias("timestamp"), "reason", "record", SOURCE_FILE, ROW_ORDER)
         .transform(_flag_duplicates, "session_id", F.col("timestamp").desc())
-        .transform(_with_known_ids, users_df, catalog_df)
+        .transform(_with_known_ids, users_df, catalog_df, codes, broadcast_users)
     )
     return Validated("sessions", flagged,
                      ("session_id", "user_id", "workout_id", "completed", "timestamp") + ENRICHED)
 
 
-def validate_feedback(raw_df: DataFrame, users_df: DataFrame, catalog_df: DataFrame) -> Validated:
+def validate_feedback(raw_df: DataFrame, users_df: DataFrame, catalog_df: DataFrame, codes: Codes,
+                      broadcast_users: bool = True) -> Validated:
     ids = {n: _int_id(_text(raw_df, n)) for n in ("feedback_id", "session_id", "user_id")}
     ids["workout_id"] = _workout_id(_text(raw_df, "workout_id"))
     liked = _binary(_text(raw_df, "liked"))
@@ -236,7 +262,7 @@ def validate_feedback(raw_df: DataFrame, users_df: DataFrame, catalog_df: DataFr
         .select(*(c.alias(n) for n, c in ids.items()), liked.alias("liked"),
                 feedback_time.alias("feedback_time"), "reason", "record", SOURCE_FILE, ROW_ORDER)
         .transform(_flag_duplicates, "feedback_id", F.col("feedback_time").desc())
-        .transform(_with_known_ids, users_df, catalog_df)
+        .transform(_with_known_ids, users_df, catalog_df, codes, broadcast_users)
     )
     return Validated("feedback", flagged,
                      ("feedback_id", "session_id", "user_id", "workout_id", "liked", "feedback_time") + ENRICHED)

@@ -8,6 +8,7 @@ import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import functions as F
 
+from coldstart.codes import Codes
 from coldstart.config import Config, Freshness, Scoring, Smoothing
 from coldstart.engagement import (
     join_counts,
@@ -20,44 +21,44 @@ from coldstart.engagement import (
 from coldstart.freshness import parse_as_of, with_days_old, with_score
 from coldstart.segments import candidates
 
-SESSION_COLS = ["user_id", "workout_id", "completed", "timestamp", "age_group", "fitness_level",
-                "preferred_types", "workout_type"]
+SESSION_COLS = ["user_id", "workout_id", "completed", "timestamp", "al_code", "in_segment"]
 
 
 @pytest.fixture()
 def sessions_df(spark):
     t = datetime(2025, 3, 1)
     rows = [
-        # u1 is 18-25 Beginner and prefers yoga: all three sessions count for 18-25|Beginner|yoga
-        (1, 1, 1, t, "18-25", "Beginner", ["yoga"], "yoga"),
-        (1, 1, 0, datetime(2025, 3, 2), "18-25", "Beginner", ["yoga"], "yoga"),
-        (1, 2, 1, t, "18-25", "Beginner", ["yoga"], "yoga"),
-        # u2 prefers running only: the yoga session counts for w1's global counts, no segment
-        (2, 1, 1, datetime(2025, 3, 3), "26-35", "Beginner", ["running"], "yoga"),
-        (2, 3, 0, t, "26-35", "Beginner", ["running"], "running"),
+        # u1 (al_code 0 = 18-25 Beginner) prefers yoga: all three sessions count for 18-25|Beginner|yoga
+        (1, 1, 1, t, 0, True),
+        (1, 1, 0, datetime(2025, 3, 2), 0, True),
+        (1, 2, 1, t, 0, True),
+        # u2 (al_code 1 = 26-35 Beginner) prefers running only: the yoga session counts for w1 globally
+        (2, 1, 1, datetime(2025, 3, 3), 1, False),
+        (2, 3, 0, t, 1, True),
     ]
     return spark.createDataFrame(rows, SESSION_COLS)
 
 
 def test_session_counts_split_segment_and_global(spark, sessions_df):
     actual = session_counts(sessions_df).select(
-        "workout_id", "age_group", "fitness_level", "views", "completions", "part_views", "part_completions")
+        "workout_id", "al_code", "views", "completions", "part_views", "part_completions")
     expected = spark.createDataFrame(
         [
-            (1, "18-25", "Beginner", 2, 1, 2, 1),
-            (2, "18-25", "Beginner", 1, 1, 1, 1),
-            (1, "26-35", "Beginner", 0, 0, 1, 1),  # not a runner's segment, but a view of w1
-            (3, "26-35", "Beginner", 1, 0, 1, 0),
+            (1, 0, 2, 1, 2, 1),
+            (2, 0, 1, 1, 1, 1),
+            (1, 1, 0, 0, 1, 1),  # not a runner's segment, but a view of w1
+            (3, 1, 1, 0, 1, 0),
         ],
         actual.columns,
     )
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
 
+EMPTY_FEEDBACK = ("workout_id long, al_code int, feedbacks long, likes long, part_feedbacks long, part_likes long")
+
+
 def test_workout_counts_sum_over_all_users_and_keep_last_played(spark, sessions_df):
-    empty_feedback = spark.createDataFrame(
-        [], "workout_id long, age_group string, fitness_level string, feedbacks long, likes long, "
-            "part_feedbacks long, part_likes long")
+    empty_feedback = spark.createDataFrame([], EMPTY_FEEDBACK)
     actual = workout_counts(session_counts(sessions_df), empty_feedback).select(
         "workout_id", "global_views", "global_completions", "last_played").orderBy("workout_id")
     # w1: 3 sessions (2 by u1, 1 by u2), 2 completed, latest 2025-03-03
@@ -69,15 +70,15 @@ def test_workout_counts_sum_over_all_users_and_keep_last_played(spark, sessions_
 
 
 def test_candidates_are_age_groups_times_levels_times_catalog(spark):
-    users = spark.createDataFrame([(1, "18-25", "Beginner"), (2, "26-35", "Advanced")],
-                                  ["user_id", "age_group", "fitness_level"])
     catalog = spark.createDataFrame([(1, "yoga"), (2, "yoga"), (3, "running")], ["workout_id", "workout_type"])
-    result = candidates(users, catalog)
+    codes = Codes(("18-25", "26-35"), ("Advanced", "Beginner"), ("running", "yoga"))
+    result = candidates(codes, catalog)
     # 2 age groups x 2 levels (combinations need not be seen together) x 3 workouts
     assert result.count() == 12
     assert result.select("segment_key").distinct().count() == 2 * 2 * 2
-    assert result.filter(F.col("segment_key") == "26-35|Beginner|yoga").select("workout_id").orderBy(
-        "workout_id").collect() == [(1,), (2,)]
+    rows = result.filter(F.col("segment_key") == "26-35|Beginner|yoga").orderBy("workout_id").collect()
+    # al_code = age index * levels + level index = 1 * 2 + 1
+    assert [(r["workout_id"], r["al_code"]) for r in rows] == [(1, 3), (2, 3)]
 
 
 BASE_COLS = ["segment_key", "workout_id", "views", "completions", "feedbacks", "likes",
@@ -160,13 +161,11 @@ def test_days_old_keeps_microseconds(spark):
 
 
 def test_join_counts_fills_missing_counts_with_zero(spark, sessions_df):
-    users = sessions_df.select("user_id", "age_group", "fitness_level").distinct()
+    codes = Codes(("18-25", "26-35"), ("Beginner",), ("running", "yoga"))
     catalog = spark.createDataFrame([(1, "yoga"), (2, "yoga"), (3, "running"), (4, "running")],
                                     ["workout_id", "workout_type"])
-    feedback = spark.createDataFrame(
-        [], "workout_id long, age_group string, fitness_level string, feedbacks long, likes long, "
-            "part_feedbacks long, part_likes long")
-    joined = join_counts(candidates(users, catalog), session_counts(sessions_df), feedback)
+    feedback = spark.createDataFrame([], EMPTY_FEEDBACK)
+    joined = join_counts(candidates(codes, catalog), session_counts(sessions_df), feedback)
     row = joined.filter("segment_key = '18-25|Beginner|running' and workout_id = 4").first()
     assert (row["views"], row["global_views"], row["feedbacks"], row["last_played"]) == (0, 0, 0, None)
     row = joined.filter("segment_key = '26-35|Beginner|yoga' and workout_id = 1").first()

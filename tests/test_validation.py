@@ -115,7 +115,9 @@ def test_duplicate_sessions_keep_the_latest_timestamp(validated):
     assert kept[1]["workout_id"] == 1  # "w1" -> 1
     assert kept[2]["timestamp"].microsecond == 500000
     # the join that finds unknown ids brings the attributes the counts need
-    assert (kept[3]["age_group"], kept[3]["workout_type"]) == ("26-35", "yoga")
+    named = {r["session_id"]: r for r in result.codes.with_names(result["sessions"].accepted).collect()}
+    assert (named[3]["age_group"], named[3]["fitness_level"], named[3]["workout_type"]) == ("26-35", "Advanced", "yoga")
+    assert named[3]["in_segment"] and named[3]["preferred_types"] == ["yoga"]
 
 
 def test_feedback_reasons_and_counts(validated):

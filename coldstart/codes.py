@@ -1,0 +1,96 @@
+"""Compact codes for the categories, so that millions of users fit in a broadcast.
+
+A user becomes (user_id, al_code, type_mask): `al_code` numbers the (age group,
+level) pair, `type_mask` has bit t set when the user prefers catalog type t. A
+session's segment test is then one shift and one and, after a broadcast join,
+instead of a shuffle join of the events with a wide users table. The category
+lists come to the driver: they are bounded by the categories, not by users.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+# bits of a signed 64-bit mask usable for types; more types fall back to an array of indices
+MASK_BITS = 63
+
+
+def _bit(index: Column) -> Column:
+    """1 << index as a long (the Python shiftleft takes only a literal shift)."""
+    return F.call_function("shiftleft", F.lit(1).cast("long"), index)
+
+
+@dataclass(frozen=True)
+class Codes:
+    age_groups: tuple[str, ...]
+    levels: tuple[str, ...]
+    types: tuple[str, ...]
+
+    @property
+    def uses_mask(self) -> bool:
+        return len(self.types) <= MASK_BITS
+
+    def _index(self, values: tuple[str, ...], column: Column) -> Column:
+        if not values:
+            return F.lit(None).cast("int")
+        lookup = F.create_map(*(x for i, v in enumerate(values) for x in (F.lit(v), F.lit(i))))
+        return F.element_at(lookup, column)
+
+    def al_code(self, age_group: Column, fitness_level: Column) -> Column:
+        return self._index(self.age_groups, age_group) * F.lit(len(self.levels)) + self._index(
+            self.levels, fitness_level)
+
+    def type_index(self, workout_type: Column) -> Column:
+        return self._index(self.types, workout_type)
+
+    def type_set(self, preferred_types: Column) -> Column:
+        """The user's known preferred types: a bit mask (or an array of indices past 63 types)."""
+        indices = F.filter(F.transform(preferred_types, lambda t: self.type_index(t)), lambda i: i.isNotNull())
+        if not self.uses_mask:
+            return indices
+        return F.aggregate(indices, F.lit(0).cast("long"), lambda acc, i: acc.bitwiseOR(_bit(i)))
+
+    def prefers(self, type_set: Column, type_index: Column) -> Column:
+        if not self.uses_mask:
+            return F.coalesce(F.array_contains(type_set, type_index), F.lit(False))
+        return F.coalesce(type_set.bitwiseAND(_bit(type_index)) != 0, F.lit(False))
+
+    def age_levels(self, spark: SparkSession) -> DataFrame:
+        """(al_code, age_group, fitness_level) for every combination: the universe's first two axes."""
+        rows = [(a * len(self.levels) + b, age, level)
+                for a, age in enumerate(self.age_groups) for b, level in enumerate(self.levels)]
+        schema = T.StructType([T.StructField("al_code", T.IntegerType(), False),
+                               T.StructField("age_group", T.StringType(), False),
+                               T.StructField("fitness_level", T.StringType(), False)])
+        return spark.createDataFrame(rows, schema)
+
+    def decode_preferred(self, type_set: Column) -> Column:
+        """The mask back to an array of type names (for frames that want the names)."""
+        names = F.array(*(F.lit(t) for t in self.types)) if self.types else F.array().cast("array<string>")
+        if not self.uses_mask:
+            return F.transform(type_set, lambda i: F.element_at(names, i + 1))
+        return F.filter(names, lambda _t, i: type_set.bitwiseAND(_bit(i)) != 0)
+
+    def with_names(self, df: DataFrame) -> DataFrame:
+        """Events with codes -> also `age_group`, `fitness_level`, `workout_type`, `preferred_types`."""
+        n_levels = max(len(self.levels), 1)
+        ages, levels, types = (F.array(*(F.lit(v) for v in values)) if values else F.array().cast("array<string>")
+                               for values in (self.age_groups, self.levels, self.types))
+        return df.withColumns({
+            "age_group": F.element_at(ages, (F.col("al_code") / n_levels).cast("int") + 1),
+            "fitness_level": F.element_at(levels, F.col("al_code") % n_levels + 1),
+            "workout_type": F.element_at(types, F.col("type_idx") + 1),
+            "preferred_types": self.decode_preferred(F.col("type_set")),
+        })
+
+
+def build_codes(users_df: DataFrame, catalog_df: DataFrame) -> Codes:
+    """Sorted distinct age groups and levels of the accepted users, types of the accepted catalog."""
+    def distinct(df: DataFrame, column: str) -> tuple[str, ...]:
+        return tuple(r[0] for r in df.select(column).distinct().orderBy(column).collect())  # categories only
+
+    return Codes(distinct(users_df, "age_group"), distinct(users_df, "fitness_level"),
+                 distinct(catalog_df, "workout_type"))
