@@ -86,13 +86,13 @@ def main(argv: list[str] | None = None) -> int:
         result = pipeline.run(raw, cfg)
     except pipeline.QualityError as exc:
         exc.report.update(run_id=run_id, status="failed: too many rejected rows")
-        sinks.write_rejects(exc.validated, staging)
+        sinks.write_rejects(exc.validated, exc.report["rows"], staging)
         sinks.write_report(fs, exc.report, staging)
         sinks.swap_entries(fs, staging, args.output, (sinks.REJECTS, sinks.REPORT), run_id)
         fail(f"{exc} (rejects and run_report.json written to {args.output}; previous recommendations kept)",
              EXIT_QUALITY)
     result.report.update(run_id=run_id, status="ok")
-    sinks.write_rejects(result.validated, staging)
+    sinks.write_rejects(result.validated, result.report["rows"], staging)
     sinks.write_results(fs, result.recommendations, result.flags, staging)
     sinks.write_report(fs, result.report, staging)
     sinks.swap_in(fs, staging, args.output, run_id)
