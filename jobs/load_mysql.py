@@ -18,7 +18,7 @@ from pathlib import Path
 if __package__ in (None, "") and not any(Path(p, "coldstart").is_dir() for p in sys.path if p):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without install
 
-from coldstart import mysql, pipeline  # noqa: E402
+from coldstart import intake, mysql  # noqa: E402
 from coldstart.jdbc import Jdbc, MysqlError, check_connection  # noqa: E402
 from coldstart.progress import Stages  # noqa: E402
 from coldstart.runtime import (  # noqa: E402
@@ -50,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     spark = build_session("coldstart-load-mysql")
     try:
         check_connection(spark, Jdbc.from_env(args.jdbc_url))
-        validated = pipeline.validate_inputs(read_inputs(spark, args.input), Stages())
-        counts = pipeline.reject_counts(validated, Stages())
+        stages = Stages()
+        validated = intake.validate_inputs(read_inputs(spark, args.input), stages, cfg)
+        counts = intake.reject_counts(validated, stages)
         mysql.write_tables_atomic(mysql.event_frames(validated), args.jdbc_url, cfg.mysql.write_batch_size)
     except (InputError, MysqlError) as exc:
         fail(str(exc), EXIT_BAD_INPUT)

@@ -1,6 +1,10 @@
 """spark-submit entry point of the batch job: top workouts per segment, instructor flags, report.
 
     ./spark-submit.sh jobs/recommend.py --input DIR --output DIR [--config FILE] [--set KEY=VALUE ...]
+        [--source files|mysql] [--sink files|mysql|files,mysql] [--jdbc-url jdbc:mysql://HOST:PORT/DB]
+
+With MySQL (SPEC §8) the credentials come from COLDSTART_DB_USER and COLDSTART_DB_PASSWORD;
+the catalog is always read from --input, and --output always receives run_report.json and rejects/.
 """
 from __future__ import annotations
 
@@ -16,8 +20,10 @@ if __package__ in (None, "") and not any(Path(p, "coldstart").is_dir() for p in 
 
 from pyspark.sql import functions as F  # noqa: E402
 
-from coldstart import pipeline, sinks  # noqa: E402
+from coldstart import mysql, pipeline, sinks  # noqa: E402
+from coldstart.flags import flags_table  # noqa: E402
 from coldstart.fs import HadoopFs  # noqa: E402
+from coldstart.jdbc import Jdbc, MysqlError, check_connection  # noqa: E402
 from coldstart.runtime import (  # noqa: E402
     EXIT_BAD_INPUT,
     EXIT_QUALITY,
@@ -32,14 +38,37 @@ from coldstart.sources import InputError, read_inputs  # noqa: E402
 
 log = logging.getLogger("coldstart.recommend")
 SHOWN_SEGMENTS = 3
+SHOWN_FLAGS = 20
+SOURCES = ("files", "mysql")
+SINKS = ("files", "mysql")
+
+
+def parse_sinks(text: str) -> tuple[str, ...]:
+    """`files`, `mysql` or `files,mysql` -> the sinks, in a fixed order."""
+    chosen = {s.strip() for s in text.split(",") if s.strip()}
+    if not chosen or chosen - set(SINKS):
+        raise argparse.ArgumentTypeError(f"expected files, mysql or files,mysql, got {text!r}")
+    return tuple(s for s in SINKS if s in chosen)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", required=True, help="input directory (SPEC §1 datasets, CSV or Parquet)")
     parser.add_argument("--output", required=True, help="output directory, replaced whole by a successful run")
+    parser.add_argument("--source", choices=SOURCES, default="files",
+                        help="where users, sessions and feedback come from (default: files)")
+    parser.add_argument("--sink", type=parse_sinks, default=("files",), metavar="files|mysql|files,mysql",
+                        help="where recommendations and flags go (default: files)")
+    parser.add_argument("--jdbc-url", help="jdbc:mysql://HOST:PORT/DB, for --source/--sink mysql")
     add_config_args(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if uses_mysql(args) and not args.jdbc_url:
+        parser.error("--jdbc-url is required with --source mysql or --sink mysql")
+    return args
+
+
+def uses_mysql(args: argparse.Namespace) -> bool:
+    return args.source == "mysql" or "mysql" in args.sink
 
 
 def new_run_id() -> str:
@@ -53,9 +82,9 @@ def print_summary(result: pipeline.PipelineResult, output: str) -> None:
              .orderBy("segment_key").limit(SHOWN_SEGMENTS).collect()])
     ).orderBy("segment_key", "rank").collect()  # a few segments x k rows
     report = result.report
-    print(f"\nOutputs in {output}: segment_recommendations.csv ({report['recommendations']} rows, "
-          f"{report['segments']} segments), segment_recommendations.parquet/, instructor_flags.csv "
-          f"({report['instructor_flags']} flags), run_report.json, rejects/")
+    results = (f"{report['recommendations']} recommendations in {report['segments']} segments, "
+               f"{report['instructor_flags']} instructor flags")
+    print(f"\n{results} -> {' and '.join(report['sinks'])}; run_report.json and rejects/ in {output}")
     print(f"as_of {report['as_of']}; rows rejected: "
           + ", ".join(f"{n} {c['rejected']}" for n, c in report["rows"].items()))
     segment = None
@@ -77,8 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     fs = HadoopFs(spark)
     run_id = new_run_id()
     try:
-        raw = read_inputs(spark, args.input)
-    except InputError as exc:
+        if uses_mysql(args):
+            check_connection(spark, Jdbc.from_env(args.jdbc_url))  # fail before any work
+        if args.source == "mysql":
+            raw = mysql.read_inputs_mysql(spark, args.input, args.jdbc_url, cfg)
+        else:
+            raw = read_inputs(spark, args.input)
+    except (InputError, MysqlError) as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     sinks.recover(fs, args.output)
     staging = sinks.staging_dir(fs, args.output, run_id)
@@ -91,12 +125,26 @@ def main(argv: list[str] | None = None) -> int:
         sinks.swap_entries(fs, staging, args.output, (sinks.REJECTS, sinks.REPORT), run_id)
         fail(f"{exc} (rejects and run_report.json written to {args.output}; previous recommendations kept)",
              EXIT_QUALITY)
-    result.report.update(run_id=run_id, status="ok")
+    sink_names = [*(["files"] if "files" in args.sink else []),
+                  *([f"mysql {Jdbc.from_env(args.jdbc_url).safe_url}"] if "mysql" in args.sink else [])]
+    result.report.update(run_id=run_id, status="ok", sinks=sink_names)
     sinks.write_rejects(result.validated, result.report["rows"], staging)
-    sinks.write_results(fs, result.recommendations, result.flags, staging)
+    if "files" in args.sink:
+        sinks.write_results(fs, result.recommendations, result.flags, staging)
+    if "mysql" in args.sink:
+        try:  # before the files swap: a failed write leaves both the tables and the files as they were
+            mysql.write_results(result.recommendations, result.flags, result.report["as_of"], run_id,
+                                args.jdbc_url, cfg)
+        except MysqlError as exc:
+            fs.delete(staging)
+            fail(str(exc), EXIT_BAD_INPUT)
     sinks.write_report(fs, result.report, staging)
-    sinks.swap_in(fs, staging, args.output, run_id)
+    if "files" in args.sink:
+        sinks.swap_in(fs, staging, args.output, run_id)
+    else:  # results went to MySQL only: previous result files, if any, stay
+        sinks.swap_entries(fs, staging, args.output, (sinks.REJECTS, sinks.REPORT), run_id)
     log.info("outputs replaced in %s (run %s)", args.output, run_id)
+    log.info("instructor flags:\n%s", flags_table(result.flags, SHOWN_FLAGS))
     print_summary(result, args.output)
     return 0
 

@@ -13,9 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from coldstart import pipeline, synthetic
 from coldstart.config import Flags, Smoothing, load_config
-from coldstart.engagement import feedback_counts, session_counts, workout_counts
 from coldstart.flags import FLAG_COLUMNS, flag_instructors, flags_table, instructor_counts, with_rates
-from coldstart.progress import Stages
 from coldstart.sources import read_inputs
 
 PRIOR = Smoothing()
@@ -133,12 +131,7 @@ def test_flags_table_is_short_and_readable(spark: SparkSession) -> None:
 @pytest.mark.slow
 def test_generated_bad_instructors_and_only_those_are_flagged(spark: SparkSession, tmp_path: Path) -> None:
     info = synthetic.generate(str(tmp_path), users=GENERATED_USERS, seed=GENERATED_SEED, fmt="csv")
-    cfg = load_config()
-    # the flags stage of pipeline.run on validated rows, without the scoring and rerank it does not need
-    validated = pipeline.validate_inputs(read_inputs(spark, str(tmp_path)), Stages())
-    clean = pipeline.clean_inputs(validated, cfg, Stages())
-    per_workout = workout_counts(session_counts(clean.sessions), feedback_counts(clean.feedback))
-    flags_df = flag_instructors(instructor_counts(per_workout, clean.catalog), cfg.smoothing, cfg.flags, AS_OF)
+    flags_df = pipeline.run(read_inputs(spark, str(tmp_path)), load_config()).flags
     reasons = {(int(r["instructor_id"]), r["reason"]) for r in flags_df.collect()}
     bad = set(info["bad_instructor_ids"])
     assert {instructor for instructor, _ in reasons} == bad
