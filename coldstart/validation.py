@@ -73,11 +73,26 @@ def _timestamp(df: DataFrame, name: str) -> Column:
     return _text(df, name).try_cast("timestamp")
 
 
-def _int_id(text: Column) -> Column:
+def _is_integral(df: DataFrame, name: str) -> bool:
+    # typed Parquet/JDBC columns skip the text checks: a cheap path for hundreds of millions of rows
+    return isinstance(df.schema[name].dataType, T.IntegralType)
+
+
+def _missing(df: DataFrame, name: str) -> Column:
+    return F.col(name).isNull() if _is_integral(df, name) else _text(df, name).isNull()
+
+
+def _int_id(df: DataFrame, name: str) -> Column:
+    if _is_integral(df, name):
+        return F.col(name).cast("long")
+    text = _text(df, name)
     return F.when(text.rlike(INT_ID), text.try_cast("long"))
 
 
-def _workout_id(text: Column) -> Column:
+def _workout_id(df: DataFrame, name: str) -> Column:
+    if _is_integral(df, name):
+        return F.col(name).cast("long")
+    text = _text(df, name)
     return F.when(text.rlike(WORKOUT_ID), F.regexp_extract(text, WORKOUT_ID, 1).try_cast("long"))
 
 
@@ -98,10 +113,9 @@ def _record(df: DataFrame, dataset: Dataset) -> Column:
 
 
 def _with_key_checks(df: DataFrame, dataset: Dataset, ids: dict[str, Column]) -> list[tuple[str, Column]]:
-    texts = {name: _text(df, name) for name in ids}
     return [
         ("malformed_line", F.col(CORRUPT).isNotNull()),
-        ("null_key", reduce(or_, (t.isNull() for t in texts.values()))),
+        ("null_key", reduce(or_, (_missing(df, name) for name in ids))),
         ("bad_id", reduce(or_, (i.isNull() for i in ids.values()))),
     ]
 
@@ -130,7 +144,7 @@ def _flag_duplicates(df: DataFrame, key: str, latest_first: Column | None) -> Da
 
 
 def validate_users(raw_df: DataFrame) -> Validated:
-    user_id = _int_id(_text(raw_df, "user_id"))
+    user_id = _int_id(raw_df, "user_id")
     age_group, fitness_level = _text(raw_df, "age_group"), _text(raw_df, "fitness_level")
     checks = _with_key_checks(raw_df, USERS, {"user_id": user_id}) + [
         ("null_field", age_group.isNull() | fitness_level.isNull()),
@@ -155,7 +169,7 @@ def validate_users(raw_df: DataFrame) -> Validated:
 
 
 def validate_catalog(raw_df: DataFrame) -> Validated:
-    workout_id = _workout_id(_text(raw_df, "workout_id"))
+    workout_id = _workout_id(raw_df, "workout_id")
     workout_type = F.lower(_text(raw_df, "workout_type"))
     checks = _with_key_checks(raw_df, CATALOG, {"workout_id": workout_id}) + [
         ("null_field", workout_type.isNull()),
@@ -185,14 +199,19 @@ def validate_catalog(raw_df: DataFrame) -> Validated:
     return Validated("catalog", flagged, columns)
 
 
-def _binary(text: Column) -> Column:
+def _binary(df: DataFrame, name: str) -> Column:
+    """0/1 (booleans from typed sources count as 1/0); anything else is null."""
+    if _is_integral(df, name) or isinstance(df.schema[name].dataType, T.BooleanType):
+        value = F.col(name).cast("int")
+        return F.when(value.isin(0, 1), value)
+    text = _text(df, name)
     return F.when(text.isin("0", "1"), text.cast("int"))
 
 
 def _completed(raw_df: DataFrame) -> tuple[Column, Column]:
     """(value, is_bad): `completed` 0/1, or `completed_at` (null: abandoned, else a timestamp)."""
     if "completed" in raw_df.columns:
-        value = _binary(_text(raw_df, "completed"))
+        value = _binary(raw_df, "completed")
         return value, value.isNull()
     at_text = _text(raw_df, "completed_at")
     at = _timestamp(raw_df, "completed_at")
@@ -226,8 +245,8 @@ ENRICHED = ("al_code", "type_set", "type_idx", "in_segment")
 def validate_sessions(raw_df: DataFrame, users_df: DataFrame, catalog_df: DataFrame, codes: Codes,
                       broadcast_users: bool = True) -> Validated:
     """`users_df`: accepted users with `al_code` and `type_set` (see `coldstart.codes`)."""
-    ids = {n: _int_id(_text(raw_df, n)) for n in ("session_id", "user_id")}
-    ids["workout_id"] = _workout_id(_text(raw_df, "workout_id"))
+    ids = {n: _int_id(raw_df, n) for n in ("session_id", "user_id")}
+    ids["workout_id"] = _workout_id(raw_df, "workout_id")
     completed, bad_completed = _completed(raw_df)
     timestamp = _timestamp(raw_df, "timestamp")
     checks = _with_key_checks(raw_df, SESSIONS, ids) + [
@@ -248,9 +267,9 @@ def validate_sessions(raw_df: DataFrame, users_df: DataFrame, catalog_df: DataFr
 
 def validate_feedback(raw_df: DataFrame, users_df: DataFrame, catalog_df: DataFrame, codes: Codes,
                       broadcast_users: bool = True) -> Validated:
-    ids = {n: _int_id(_text(raw_df, n)) for n in ("feedback_id", "session_id", "user_id")}
-    ids["workout_id"] = _workout_id(_text(raw_df, "workout_id"))
-    liked = _binary(_text(raw_df, "liked"))
+    ids = {n: _int_id(raw_df, n) for n in ("feedback_id", "session_id", "user_id")}
+    ids["workout_id"] = _workout_id(raw_df, "workout_id")
+    liked = _binary(raw_df, "liked")
     feedback_time = _timestamp(raw_df, "feedback_time")
     checks = _with_key_checks(raw_df, FEEDBACK, ids) + [
         ("bad_liked", liked.isNull()),
