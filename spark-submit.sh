@@ -11,6 +11,9 @@
 #   COLDSTART_PYENV_ARCHIVE    a venv-pack archive (.tar.gz) shipped to the executors with --archives
 #                              and used as their Python (clusters whose nodes lack the packages)
 #   COLDSTART_JDBC_JAR         JDBC driver jar (default: Debian's MariaDB Connector/J when installed)
+#   COLDSTART_SPARK_OPTS       extra spark-submit options, split on whitespace (no quoting), placed after
+#                              the script's own so they win, e.g.
+#                              COLDSTART_SPARK_OPTS="--driver-memory 1g --conf spark.executor.memory=1g"
 #   SPARK_HOME                 use that Spark installation's spark-submit instead of the venv's
 #   COLDSTART_VENV             the virtualenv (default .venv next to this script)
 set -euo pipefail
@@ -76,7 +79,17 @@ if [[ -n "${COLDSTART_PYENV_ARCHIVE:-}" ]]; then
          --conf spark.pyspark.python=./pyenv/bin/python)
   if [[ "$deploy_mode" == cluster ]]; then
     args+=(--conf spark.pyspark.driver.python=./pyenv/bin/python)
+  else
+    # the driver runs here; without this, spark.pyspark.python (a path inside the executors'
+    # working directory) wins over PYSPARK_DRIVER_PYTHON and the driver fails to start
+    args+=(--conf "spark.pyspark.driver.python=${PYSPARK_DRIVER_PYTHON:-python3}")
   fi
+fi
+
+if [[ -n "${COLDSTART_SPARK_OPTS:-}" ]]; then
+  # word splitting is the point: one string holds several options (newlines count as spaces)
+  read -r -d '' -a extra_opts <<< "$COLDSTART_SPARK_OPTS" || true
+  args+=("${extra_opts[@]}")
 fi
 
 exec "$submit" "${args[@]}" "$job" "$@"
