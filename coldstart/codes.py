@@ -48,10 +48,16 @@ class Codes:
 
     def type_set(self, preferred_types: Column) -> Column:
         """The user's known preferred types: a bit mask (or an array of indices past 63 types)."""
-        indices = F.filter(F.transform(preferred_types, lambda t: self.type_index(t)), lambda i: i.isNotNull())
         if not self.uses_mask:
-            return indices
-        return F.aggregate(indices, F.lit(0).cast("long"), lambda acc, i: acc.bitwiseOR(_bit(i)))
+            indices = F.transform(preferred_types, lambda t: self.type_index(t))
+            return F.filter(indices, lambda i: i.isNotNull())
+        # one array_contains per type rather than a lambda: this runs once per user, and
+        # higher-order functions are interpreted
+        mask = F.lit(0).cast("long")
+        for i, workout_type in enumerate(self.types):
+            mask = mask.bitwiseOR(F.when(F.array_contains(preferred_types, workout_type), F.lit(1 << i).cast("long"))
+                                  .otherwise(F.lit(0).cast("long")))
+        return mask
 
     def prefers(self, type_set: Column, type_index: Column) -> Column:
         if not self.uses_mask:
@@ -89,8 +95,7 @@ class Codes:
 
 def build_codes(users_df: DataFrame, catalog_df: DataFrame) -> Codes:
     """Sorted distinct age groups and levels of the accepted users, types of the accepted catalog."""
-    def distinct(df: DataFrame, column: str) -> tuple[str, ...]:
-        return tuple(r[0] for r in df.select(column).distinct().orderBy(column).collect())  # categories only
-
-    return Codes(distinct(users_df, "age_group"), distinct(users_df, "fitness_level"),
-                 distinct(catalog_df, "workout_type"))
+    pairs = users_df.select("age_group", "fitness_level").distinct().collect()  # categories only
+    types = catalog_df.select("workout_type").distinct().collect()
+    return Codes(tuple(sorted({r["age_group"] for r in pairs})), tuple(sorted({r["fitness_level"] for r in pairs})),
+                 tuple(sorted(r["workout_type"] for r in types)))
