@@ -56,12 +56,17 @@ fi
 # the package travels to the executors as a zip built from the working tree
 mkdir -p "$here/build"
 zip_file="$here/build/coldstart.zip"
+# (with the default config and SQL schema under coldstart/_conf/, for a driver in the cluster);
+# a temp name per process, so that two runs started together do not write the same file
 ( cd "$here" && "${PYSPARK_PYTHON:-python3}" - "$zip_file" <<'PY'
-import sys, zipfile, pathlib
-with zipfile.ZipFile(sys.argv[1] + ".tmp", "w", zipfile.ZIP_DEFLATED) as z:
+import os, sys, zipfile, pathlib
+tmp = pathlib.Path(f"{sys.argv[1]}.{os.getpid()}.tmp")
+with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
     for path in sorted(pathlib.Path("coldstart").rglob("*.py")):
         z.write(path)
-pathlib.Path(sys.argv[1] + ".tmp").replace(sys.argv[1])
+    for path in ("conf/coldstart.toml", "conf/sql/schema.sql"):
+        z.write(path, f"coldstart/_conf/{path}")
+tmp.replace(sys.argv[1])
 PY
 )
 

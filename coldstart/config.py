@@ -7,7 +7,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "conf" / "coldstart.toml"
+from coldstart.resources import project_text
+
+DEFAULT_CONFIG = "conf/coldstart.toml"
 
 PRIORS = ("beta", "hierarchical")
 
@@ -207,14 +209,14 @@ def parse_set(items: Iterable[str]) -> dict[str, str]:
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
     """Defaults <- TOML file (default `conf/coldstart.toml`) <- overrides."""
-    path = Path(path) if path else DEFAULT_CONFIG_PATH
+    name = str(path) if path else DEFAULT_CONFIG
     try:
-        with open(path, "rb") as fh:
-            table = tomllib.load(fh)
+        text = Path(path).read_text(encoding="utf-8") if path else project_text(DEFAULT_CONFIG)
+        table = tomllib.loads(text)
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
+        raise ConfigError(f"config file not found: {name}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path}: {exc}") from None
+        raise ConfigError(f"config file {name}: {exc}") from None
     tune = table.pop("tune", {})
     values = dict(_flatten(table))
     values.update(overrides or {})

@@ -19,6 +19,8 @@ from py4j.protocol import Py4JError, Py4JJavaError
 from pyspark.errors import PySparkException
 from pyspark.sql import SparkSession
 
+from coldstart.resources import project_text
+
 ENV_USER = "COLDSTART_DB_USER"
 ENV_PASSWORD = "COLDSTART_DB_PASSWORD"
 # another driver (e.g. MySQL's own com.mysql.cj.jdbc.Driver) goes with its jar in COLDSTART_JDBC_JAR
@@ -26,7 +28,7 @@ ENV_DRIVER = "COLDSTART_JDBC_DRIVER"
 DEFAULT_DRIVER = "org.mariadb.jdbc.Driver"
 # an unreachable host should fail the run quickly, not after the driver's default of minutes
 LOGIN_TIMEOUT_S = 10
-SCHEMA_SQL = Path(__file__).resolve().parent.parent / "conf" / "sql" / "schema.sql"
+SCHEMA_SQL = "conf/sql/schema.sql"
 SPARK_DRIVER_REGISTRY = "org.apache.spark.sql.execution.datasources.jdbc.DriverRegistry"
 REDACTED = "***"
 # `password=...` in a query string, `user:password@` in an authority
@@ -157,13 +159,14 @@ def check_connection(spark: SparkSession, jdbc: Jdbc) -> None:
         query_row(conn, "SELECT 1", 1)
 
 
-def schema_statements(path: Path = SCHEMA_SQL) -> list[str]:
+def schema_statements(path: Path | None = None) -> list[str]:
     """The DDL of `conf/sql/schema.sql`, one statement per item (`--` comments dropped)."""
-    text = "\n".join(line.split("--", 1)[0] for line in path.read_text(encoding="utf-8").splitlines())
+    ddl = path.read_text(encoding="utf-8") if path else project_text(SCHEMA_SQL)
+    text = "\n".join(line.split("--", 1)[0] for line in ddl.splitlines())
     return [s.strip() for s in text.split(";") if s.strip()]
 
 
-def ensure_schema(spark: SparkSession, jdbc: Jdbc, path: Path = SCHEMA_SQL) -> None:
+def ensure_schema(spark: SparkSession, jdbc: Jdbc, path: Path | None = None) -> None:
     """Create the tables of SPEC §8 that do not exist yet (the DDL is idempotent)."""
     with connection(spark, jdbc) as conn, translated(jdbc, "cannot create the schema in"):
         execute(conn, schema_statements(path))

@@ -53,3 +53,25 @@ def test_tune_grid_is_read_and_checked(tmp_path):
     path.write_text('[tune]\n"mmr.nope" = [1]\n')
     with pytest.raises(ConfigError, match="unknown config key"):
         load_config(path)
+
+
+def test_default_config_and_schema_load_from_the_shipped_zip(tmp_path):
+    """In cluster deploy mode coldstart is imported from the zip spark-submit.sh builds."""
+    import subprocess
+    import sys
+    import zipfile
+
+    from tests.helpers import REPO
+
+    archive = tmp_path / "coldstart.zip"
+    with zipfile.ZipFile(archive, "w") as z:  # the layout spark-submit.sh writes
+        for path in sorted((REPO / "coldstart").rglob("*.py")):
+            z.write(path, path.relative_to(REPO))
+        for name in ("conf/coldstart.toml", "conf/sql/schema.sql"):
+            z.write(REPO / name, f"coldstart/_conf/{name}")
+    code = ("from coldstart.config import load_config; from coldstart.jdbc import schema_statements; "
+            "import coldstart; assert coldstart.__file__.startswith(%r); "
+            "print(load_config().mmr.k, len(schema_statements()))" % str(archive))
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(archive)},
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "5" and int(out[1]) >= 5
