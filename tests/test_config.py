@@ -70,8 +70,8 @@ def test_default_config_and_schema_load_from_the_shipped_zip(tmp_path):
         for name in ("conf/coldstart.toml", "conf/sql/schema.sql"):
             z.write(REPO / name, f"coldstart/_conf/{name}")
     code = ("from coldstart.config import load_config; from coldstart.jdbc import schema_statements; "
-            "import coldstart; assert coldstart.__file__.startswith(%r); "
-            "print(load_config().mmr.k, len(schema_statements()))" % str(archive))
+            f"import coldstart; assert coldstart.__file__.startswith({str(archive)!r}); "
+            "print(load_config().mmr.k, len(schema_statements()))")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(archive)},
                          capture_output=True, text=True, check=True).stdout.split()
     assert out[0] == "5" and int(out[1]) >= 5
