@@ -1,1 +1,6 @@
 """coldstart: cold-start workout recommendations per segment, on Spark."""
+from __future__ import annotations
+
+from coldstart.lookup import recommend_for
+
+__all__ = ["recommend_for"]

@@ -83,6 +83,13 @@ class HadoopFs:
         finally:
             stream.close()
 
+    def write_bytes(self, path: str, data: bytes) -> None:
+        stream = self._fs(path).create(self._path(path), True)
+        try:
+            stream.write(bytearray(data))
+        finally:
+            stream.close()
+
     def first_file(self, directory: str, suffix: str) -> str:
         """The single `part-*` file Spark wrote into `directory` (after `coalesce(1)`)."""
         parts = [p for p in self.list(directory) if p.rsplit("/", 1)[-1].startswith("part-") and p.endswith(suffix)]

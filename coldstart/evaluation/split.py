@@ -1,0 +1,131 @@
+"""Cutoffs and the new-user split: who is evaluated, what the pipeline may see, what counts as relevant.
+
+A cut at time `start` treats every user whose first session is at or after `start` as
+new: none of their events reach the training input, which holds only the other users'
+events before `start` (sessions by `timestamp`, feedback by `feedback_time`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from coldstart.config import ConfigError, Eval
+from coldstart.freshness import MICROS_PER_SECOND, SECONDS_PER_DAY, format_micros, parse_as_of
+from coldstart.pipeline import Clean
+
+PROFILE_COLUMNS = ("user_id", "age_group", "fitness_level", "preferred_types")
+
+
+@dataclass(frozen=True)
+class Cut:
+    """One evaluation cut: the pipeline's input and the users it is judged on."""
+
+    name: str
+    start: int  # micros: training events are before it, evaluated users start at or after it
+    end: int | None  # micros: evaluated users start before it (None: no bound)
+    training: Clean  # as_of = start
+    users: DataFrame  # evaluated users: PROFILE_COLUMNS + first_micros
+    relevant: DataFrame  # user_id, relevant: array<bigint> (empty when nothing completed in the horizon)
+    plays: DataFrame  # workout_id, plays, completions: the training sessions per workout (played ones only)
+
+
+def first_sessions(sessions_df: DataFrame) -> DataFrame:
+    """(user_id, first_micros): each user's first accepted session."""
+    return sessions_df.groupBy("user_id").agg(F.min(F.unix_micros("timestamp")).alias("first_micros"))
+
+
+def nearest_rank(q: float, n: int) -> int:
+    """The 1-based nearest rank of quantile q among n values: ceil(q * n), at least 1.
+
+    q is read from its decimal text, so 0.7 * 10 is 7, not the 8 of binary floating point.
+    """
+    if not 0.0 < q <= 1.0:
+        raise ConfigError(f"a quantile must be in (0, 1], not {q}")
+    return max(1, math.ceil(Fraction(str(q)) * n))
+
+
+def nearest_rank_cutoff(first_df: DataFrame, q: float) -> int | None:
+    """The nearest-rank q-quantile of the first-session times: an actual first-session time."""
+    n = first_df.count()
+    if n == 0:
+        return None
+    rank = nearest_rank(q, n)
+    row = first_df.select("first_micros").orderBy("first_micros").limit(rank).agg(F.max("first_micros")).first()
+    return int(row[0])
+
+
+def cutoffs(first_df: DataFrame, cfg: Eval) -> tuple[int, int]:
+    """(T0, T): the validation and test cutoffs in micros; T from `eval.cutoff` when set."""
+    test = parse_as_of(cfg.cutoff) if cfg.cutoff else nearest_rank_cutoff(first_df, cfg.test_quantile)
+    validation = nearest_rank_cutoff(first_df, cfg.validation_quantile)
+    if test is None or validation is None:
+        raise ConfigError("evaluation needs accepted sessions: there are none")
+    if validation >= test:
+        raise ConfigError(f"the validation cutoff {format_micros(validation)} is not before the test cutoff "
+                          f"{format_micros(test)}: lower eval.validation_quantile or move eval.cutoff")
+    return validation, test
+
+
+def new_users(data: Clean, first_df: DataFrame, start: int, end: int | None) -> DataFrame:
+    """Users whose first session is in [start, end), with their profile and first_micros."""
+    in_window = F.col("first_micros") >= F.lit(start)
+    if end is not None:
+        in_window = in_window & (F.col("first_micros") < F.lit(end))
+    return data.users.select(*PROFILE_COLUMNS).join(first_df.filter(in_window), on="user_id", how="inner")
+
+
+def training_input(data: Clean, first_df: DataFrame, start: int) -> Clean:
+    """Every event before `start` of the users who are not new at `start`; the pipeline's as_of is `start`."""
+    new_ids = first_df.filter(F.col("first_micros") >= F.lit(start)).select("user_id")
+
+    def before(df: DataFrame, column: str) -> DataFrame:
+        return df.filter(F.unix_micros(column) < F.lit(start)).join(new_ids, on="user_id", how="left_anti")
+
+    # the category codes stay those of all users: a profile is known at sign-up, events are not
+    return dataclasses.replace(
+        data, users=data.users.join(new_ids, on="user_id", how="left_anti"),
+        sessions=before(data.sessions, "timestamp"), feedback=before(data.feedback, "feedback_time"),
+        as_of_micros=start, after_as_of={})
+
+
+def relevant_items(data: Clean, users_df: DataFrame, horizon_days: float, end: int | None) -> DataFrame:
+    """(user_id, relevant): workouts completed in [first session, first session + horizon), sorted.
+
+    With `end` (the validation cut) the window also stops at `end`, so that tuning sees nothing
+    at or after the test cutoff.
+    """
+    horizon = F.lit(round(horizon_days * SECONDS_PER_DAY * MICROS_PER_SECOND))
+    t = F.unix_micros("timestamp")
+    in_horizon = (t >= F.col("first_micros")) & (t < F.col("first_micros") + horizon)
+    if end is not None:
+        in_horizon = in_horizon & (t < F.lit(end))
+    completed = (
+        data.sessions.filter(F.col("completed") == 1)
+        .select("user_id", "workout_id", "timestamp")
+        .join(users_df.select("user_id", "first_micros"), on="user_id", how="inner")
+        .filter(in_horizon)
+        .groupBy("user_id")
+        .agg(F.array_sort(F.collect_set("workout_id")).alias("relevant"))
+    )
+    empty = F.array().cast("array<bigint>")
+    return (users_df.select("user_id").join(completed, on="user_id", how="left")
+            .select("user_id", F.coalesce("relevant", empty).alias("relevant")))
+
+
+def workout_plays(sessions_df: DataFrame) -> DataFrame:
+    return sessions_df.groupBy("workout_id").agg(
+        F.count("*").alias("plays"), F.count(F.when(F.col("completed") == 1, 1)).alias("completions"))
+
+
+def make_cut(name: str, data: Clean, first_df: DataFrame, start: int, end: int | None, horizon_days: float) -> Cut:
+    # checkpointed: every method and grid point reads them, and their lineage (validation,
+    # joins) would otherwise be re-analysed by each of those plans
+    users = new_users(data, first_df, start, end).localCheckpoint()
+    training = training_input(data, first_df, start)
+    return Cut(name, start, end, training, users, relevant_items(data, users, horizon_days, end).localCheckpoint(),
+               workout_plays(training.sessions).localCheckpoint())
