@@ -240,7 +240,7 @@ def _completed(raw_df: DataFrame) -> tuple[Column, Column]:
 def _with_known_ids(flagged: DataFrame, users_df: DataFrame, catalog_df: DataFrame, codes: Codes,
                     broadcast_users: bool) -> DataFrame:
     """Flag unknown users and workouts; bring the codes the counts need (segment, type, in_segment)."""
-    users_side = users_df.select("user_id", "al_code", "type_set", F.lit(True).alias("_user_known"))
+    users_side = users_df.select("user_id", "al_code", "type_set")  # a known user has an al_code
     if broadcast_users:
         users_side = F.broadcast(users_side)
     catalog_side = F.broadcast(catalog_df.select(
@@ -249,11 +249,11 @@ def _with_known_ids(flagged: DataFrame, users_df: DataFrame, catalog_df: DataFra
     return (
         flagged.join(users_side, on="user_id", how="left")
         .join(catalog_side, on="workout_id", how="left")
-        .withColumn("reason", F.when(open_row & F.col("_user_known").isNull(), F.lit("unknown_user"))
+        .withColumn("reason", F.when(open_row & F.col("al_code").isNull(), F.lit("unknown_user"))
                     .when(open_row & F.col("_workout_known").isNull(), F.lit("unknown_workout"))
                     .otherwise(F.col("reason")))
         .withColumn("in_segment", codes.prefers(F.col("type_set"), F.col("type_idx")))
-        .drop("_user_known", "_workout_known")
+        .drop("_workout_known")
     )
 
 
