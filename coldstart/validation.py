@@ -261,46 +261,44 @@ def _with_known_ids(flagged: DataFrame, users_df: DataFrame, catalog_df: DataFra
 ENRICHED = ("al_code", "type_set", "type_idx", "in_segment")
 
 
+def _validate_events(raw_df: DataFrame, dataset: Dataset, int_ids: tuple[str, ...],
+                     outcome: tuple[str, Column, Column, str], time_column: str,
+                     known: tuple[DataFrame, DataFrame, Codes, bool]) -> Validated:
+    """Sessions or feedback: ids, the 0/1 outcome, the time, duplicates by the first id, known ids.
+
+    `outcome` is (column, value, is bad, reason); `known` is (users, catalog, codes, broadcast users).
+    """
+    ids = {n: _int_id(raw_df, n) for n in int_ids}
+    ids["workout_id"] = _workout_id(raw_df, "workout_id")
+    outcome_name, outcome_value, outcome_bad, outcome_reason = outcome
+    time_value = _timestamp(raw_df, time_column)
+    checks = _with_key_checks(raw_df, dataset, ids) + [
+        (outcome_reason, outcome_bad),
+        ("bad_timestamp", time_value.isNull()),
+    ]
+    flagged = (
+        raw_df.withColumn("record", _record(raw_df, dataset))
+        .transform(_flag, checks)
+        .select(*(c.alias(n) for n, c in ids.items()), outcome_value.alias(outcome_name),
+                time_value.alias(time_column), "reason", "record", SOURCE_FILE, ROW_ORDER)
+        .transform(_flag_duplicates, int_ids[0], F.col(time_column).desc())
+        .transform(_with_known_ids, *known)
+    )
+    return Validated(dataset.name, flagged, (*ids, outcome_name, time_column) + ENRICHED)
+
+
 def validate_sessions(raw_df: DataFrame, users_df: DataFrame, catalog_df: DataFrame, codes: Codes,
                       broadcast_users: bool = True) -> Validated:
     """`users_df`: accepted users with `al_code` and `type_set` (see `coldstart.codes`)."""
-    ids = {n: _int_id(raw_df, n) for n in ("session_id", "user_id")}
-    ids["workout_id"] = _workout_id(raw_df, "workout_id")
     completed, bad_completed = _completed(raw_df)
-    timestamp = _timestamp(raw_df, "timestamp")
-    checks = _with_key_checks(raw_df, SESSIONS, ids) + [
-        ("bad_completed", bad_completed),
-        ("bad_timestamp", timestamp.isNull()),
-    ]
-    flagged = (
-        raw_df.withColumn("record", _record(raw_df, SESSIONS))
-        .transform(_flag, checks)
-        .select(*(c.alias(n) for n, c in ids.items()), completed.alias("completed"),
-                timestamp.alias("timestamp"), "reason", "record", SOURCE_FILE, ROW_ORDER)
-        .transform(_flag_duplicates, "session_id", F.col("timestamp").desc())
-        .transform(_with_known_ids, users_df, catalog_df, codes, broadcast_users)
-    )
-    return Validated("sessions", flagged,
-                     ("session_id", "user_id", "workout_id", "completed", "timestamp") + ENRICHED)
+    return _validate_events(raw_df, SESSIONS, ("session_id", "user_id"),
+                            ("completed", completed, bad_completed, "bad_completed"), "timestamp",
+                            (users_df, catalog_df, codes, broadcast_users))
 
 
 def validate_feedback(raw_df: DataFrame, users_df: DataFrame, catalog_df: DataFrame, codes: Codes,
                       broadcast_users: bool = True) -> Validated:
-    ids = {n: _int_id(raw_df, n) for n in ("feedback_id", "session_id", "user_id")}
-    ids["workout_id"] = _workout_id(raw_df, "workout_id")
     liked = _binary(raw_df, "liked")
-    feedback_time = _timestamp(raw_df, "feedback_time")
-    checks = _with_key_checks(raw_df, FEEDBACK, ids) + [
-        ("bad_liked", liked.isNull()),
-        ("bad_timestamp", feedback_time.isNull()),
-    ]
-    flagged = (
-        raw_df.withColumn("record", _record(raw_df, FEEDBACK))
-        .transform(_flag, checks)
-        .select(*(c.alias(n) for n, c in ids.items()), liked.alias("liked"),
-                feedback_time.alias("feedback_time"), "reason", "record", SOURCE_FILE, ROW_ORDER)
-        .transform(_flag_duplicates, "feedback_id", F.col("feedback_time").desc())
-        .transform(_with_known_ids, users_df, catalog_df, codes, broadcast_users)
-    )
-    return Validated("feedback", flagged,
-                     ("feedback_id", "session_id", "user_id", "workout_id", "liked", "feedback_time") + ENRICHED)
+    return _validate_events(raw_df, FEEDBACK, ("feedback_id", "session_id", "user_id"),
+                            ("liked", liked, liked.isNull(), "bad_liked"), "feedback_time",
+                            (users_df, catalog_df, codes, broadcast_users))
