@@ -24,6 +24,8 @@ TEST_SPARK_CONF = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.driver.memory": "2g",
+    # test frames are tiny: the JIT's optimising tier costs more CPU than it saves
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
 }
 
 

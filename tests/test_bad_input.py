@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +31,20 @@ def small_inputs(tmp_path_factory):
     directory = tmp_path_factory.mktemp("small") / "in"
     synthetic.generate(str(directory), users=300, workouts=120)
     return directory
+
+
+@pytest.fixture(scope="module")
+def previous_outputs(spark, small_inputs, tmp_path_factory) -> Path:
+    """A successful run's outputs, made once: the tests copy them as 'the previous outputs'."""
+    out = tmp_path_factory.mktemp("previous") / "out"
+    assert run_main(["--input", str(small_inputs), "--output", str(out)]) == 0
+    return out
+
+
+def copy_previous(previous: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "out"
+    shutil.copytree(previous, out)
+    return out
 
 
 def run_main(args: list[str]) -> int:
@@ -71,9 +86,8 @@ def test_a_bad_config_value_is_exit_2(spark, small_inputs, tmp_path, capsys):
     assert "mmr.k" in capsys.readouterr().err
 
 
-def test_too_many_rejects_exit_3_and_previous_results_stay(spark, small_inputs, tmp_path):
-    out = tmp_path / "out"
-    assert run_main(["--input", str(small_inputs), "--output", str(out)]) == 0
+def test_too_many_rejects_exit_3_and_previous_results_stay(spark, small_inputs, previous_outputs, tmp_path):
+    out = copy_previous(previous_outputs, tmp_path)
     before = snapshot(out)
     assert set(RESULT_FILES) <= set(before)
 
@@ -120,9 +134,8 @@ def test_recover_restores_outputs_cut_mid_swap_and_removes_leftovers(spark, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def test_kill_9_mid_write_leaves_previous_outputs(spark, small_inputs, tmp_path):
-    out = tmp_path / "out"
-    assert run_main(["--input", str(small_inputs), "--output", str(out)]) == 0
+def test_kill_9_mid_write_leaves_previous_outputs(spark, small_inputs, previous_outputs, tmp_path):
+    out = copy_previous(previous_outputs, tmp_path)
     before = snapshot(out)
 
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1",

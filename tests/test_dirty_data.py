@@ -40,7 +40,7 @@ def corrupt(line: str, how: str, data: st.DataObject) -> bytes:
     return ",".join(parts).encode()
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_random_corruption_never_crashes_and_every_line_is_counted(spark, tmp_path_factory, data):
     kinds = ["truncate", "extra_commas", "stray_quote", "garbage", "huge_number"]
@@ -103,7 +103,7 @@ def inject(clean: Path, dirty: Path) -> dict[str, dict[str, int]]:
 
 @pytest.mark.slow
 def test_injected_bad_rows_are_counted_and_change_no_recommendation(spark, tmp_path):
-    synthetic.generate(str(tmp_path / "clean"), users=1000, workouts=300)
+    synthetic.generate(str(tmp_path / "clean"), users=300, workouts=300)
     injected = inject(tmp_path / "clean", tmp_path / "dirty")
     for name in ("clean", "dirty"):
         assert recommend_job.main(["--input", str(tmp_path / name), "--output", str(tmp_path / f"out_{name}")]) == 0

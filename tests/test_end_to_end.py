@@ -136,7 +136,7 @@ def test_set_overrides_reach_the_job(spark, tmp_path):
 
 def test_csv_and_parquet_inputs_give_the_same_recommendations(spark, tmp_path):
     for fmt in ("csv", "parquet"):
-        synthetic.generate(str(tmp_path / fmt), users=300, workouts=120, fmt=fmt)
+        synthetic.generate(str(tmp_path / fmt), users=150, workouts=60, fmt=fmt)
         assert recommend_job.main(["--input", str(tmp_path / fmt), "--output", str(tmp_path / f"out_{fmt}")]) == 0
     from_csv = Path(tmp_path / "out_csv" / "segment_recommendations.csv").read_text()
     from_parquet = Path(tmp_path / "out_parquet" / "segment_recommendations.csv").read_text()
