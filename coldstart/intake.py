@@ -114,7 +114,7 @@ def reject_counts(inputs: Mapping[str, Validated], stages: Stages,
     events = {"sessions": "part_views", "feedback": "part_feedbacks"}
     out: dict[str, dict[str, Any]] = {}
     with stages.stage("count_rejects"):
-        for name in DATASETS:
+        for name in DATASETS:  # each collect below is one row per reason
             if summaries is not None and name in summaries:
                 rows = summaries[name].groupBy("reason").agg(F.sum(events[name]).alias("count")).collect()
             else:

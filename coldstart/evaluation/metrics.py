@@ -66,7 +66,8 @@ def accuracy(lists_df: DataFrame, relevant_df: DataFrame, k: int) -> dict[str, d
     """Per method: users averaged and the mean of each accuracy metric (one pass, one row per method)."""
     summary = judged(lists_df, relevant_df, k).groupBy("method").agg(
         F.count("*").alias("users"), *(F.avg(m).alias(m) for m in ACCURACY))
-    return {r["method"]: {c: r[c] for c in ("users", *ACCURACY)} for r in summary.collect()}
+    return {r["method"]: {c: r[c] for c in ("users", *ACCURACY)}
+            for r in summary.collect()}  # one row per method
 
 
 def _sparse_row(matrix: Any, i: int) -> dict[int, float]:
