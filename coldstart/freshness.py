@@ -36,12 +36,6 @@ def format_micros(micros: int | None) -> str | None:
     return (EPOCH + micros * ONE_MICROSECOND).replace(tzinfo=None).isoformat()
 
 
-def latest_session_micros(sessions_df: DataFrame) -> int | None:
-    """The default as_of: the latest accepted session timestamp (None without sessions)."""
-    row = sessions_df.agg(F.max(F.unix_micros("timestamp")).alias("latest")).first()
-    return None if row is None else row["latest"]
-
-
 def filter_up_to(df: DataFrame, time_column: str, as_of_micros: int) -> DataFrame:
     """Events after as_of have not happened yet."""
     return df.filter(F.unix_micros(time_column) <= F.lit(as_of_micros))

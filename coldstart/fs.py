@@ -53,13 +53,6 @@ class HadoopFs:
         if not self._fs(src).rename(self._path(src), self._path(dst)):
             raise OSError(f"could not rename {src} to {dst}")
 
-    def read_text(self, path: str) -> str:
-        stream = self._fs(path).open(self._path(path))
-        try:
-            return str(self._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
-        finally:
-            stream.close()
-
     def first_line(self, path: str) -> str:
         """The first line of a file, or of the first non-empty file of a directory ('' if none)."""
         files = [path]
@@ -77,11 +70,7 @@ class HadoopFs:
         return ""
 
     def write_text(self, path: str, text: str) -> None:
-        stream = self._fs(path).create(self._path(path), True)
-        try:
-            stream.write(bytearray(text.encode("utf-8")))
-        finally:
-            stream.close()
+        self.write_bytes(path, text.encode("utf-8"))
 
     def write_bytes(self, path: str, data: bytes) -> None:
         stream = self._fs(path).create(self._path(path), True)
@@ -89,10 +78,3 @@ class HadoopFs:
             stream.write(bytearray(data))
         finally:
             stream.close()
-
-    def first_file(self, directory: str, suffix: str) -> str:
-        """The single `part-*` file Spark wrote into `directory` (after `coalesce(1)`)."""
-        parts = [p for p in self.list(directory) if p.rsplit("/", 1)[-1].startswith("part-") and p.endswith(suffix)]
-        if len(parts) != 1:
-            raise OSError(f"expected one part file in {directory}, found {len(parts)}")
-        return parts[0]

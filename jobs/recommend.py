@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("outputs replaced in %s (run %s)", args.output, run_id)
     log.info("instructor flags:\n%s", flags_table(result.flags, SHOWN_FLAGS))
     print_summary(result, args.output)
+    spark.catalog.clearCache()  # a session that runs the job again (tests, notebooks) starts clean
     return 0
 
 

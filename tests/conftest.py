@@ -47,3 +47,14 @@ def spark():
 MARIADB_JDBC_JAR = os.environ.get("COLDSTART_JDBC_JAR", "/usr/share/java/mariadb-java-client.jar")
 if os.path.isfile(MARIADB_JDBC_JAR):
     TEST_SPARK_CONF["spark.jars"] = MARIADB_JDBC_JAR
+
+
+@pytest.fixture(autouse=True)
+def _release_cached_frames():
+    """Each job run persists its users, catalog and results; one long session would pile them up."""
+    yield
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.catalog.clearCache()
