@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 DATASETS = ("users", "catalog", "sessions", "feedback")
 SUMMARY_KEYS = ("reason", "after_as_of") + COUNT_KEYS
+# the column of an event summary that counts its rows
+EVENT_ROWS = {"sessions": "part_views", "feedback": "part_feedbacks"}
 
 
 @dataclass(frozen=True)
@@ -111,12 +113,11 @@ def reject_counts(inputs: Mapping[str, Validated], stages: Stages,
 
     With `summaries`, the event tables are counted from them instead of another pass.
     """
-    events = {"sessions": "part_views", "feedback": "part_feedbacks"}
     out: dict[str, dict[str, Any]] = {}
     with stages.stage("count_rejects"):
         for name in DATASETS:  # each collect below is one row per reason
             if summaries is not None and name in summaries:
-                rows = summaries[name].groupBy("reason").agg(F.sum(events[name]).alias("count")).collect()
+                rows = summaries[name].groupBy("reason").agg(F.sum(EVENT_ROWS[name]).alias("count")).collect()
             else:
                 rows = inputs[name].flagged.groupBy("reason").count().collect()
             by_reason = {r["reason"]: int(r["count"]) for r in rows}
@@ -146,9 +147,8 @@ def accepted_counts(summary_df: DataFrame) -> DataFrame:
 
 
 def after_as_of(summaries: dict[str, DataFrame]) -> dict[str, int]:
-    events = {"sessions": "part_views", "feedback": "part_feedbacks"}
     return {name: int(df.filter(F.col("reason").isNull() & F.col("after_as_of"))
-                      .agg(F.coalesce(F.sum(events[name]), F.lit(0))).first()[0])
+                      .agg(F.coalesce(F.sum(EVENT_ROWS[name]), F.lit(0))).first()[0])
             for name, df in summaries.items()}
 
 
