@@ -64,6 +64,14 @@ class Codes:
             return F.coalesce(F.array_contains(type_set, type_index), F.lit(False))
         return F.coalesce(type_set.bitwiseAND(_bit(type_index)) != 0, F.lit(False))
 
+    def type_names(self, type_set: int | list[int] | None) -> list[str]:
+        """A `type_set` value, on the driver, back to the type names."""
+        if type_set is None:
+            return []
+        if isinstance(type_set, int):
+            return [t for i, t in enumerate(self.types) if type_set >> i & 1]
+        return [self.types[i] for i in type_set]
+
     def age_levels(self, spark: SparkSession) -> DataFrame:
         """(al_code, age_group, fitness_level) for every combination: the universe's first two axes."""
         rows = [(a * len(self.levels) + b, age, level)

@@ -1,23 +1,30 @@
-"""Validation of all four datasets, and the one pass over each event table that counts it.
+"""Validation of all four datasets, and the one pass over the event tables that counts them.
 
-Users and the catalog are persisted (narrow, without the reject text): every later
-step reads them. The event tables are never persisted: one aggregation per table,
-grouped by (reason, after as_of, workout, segment code), gives at once the reject
-counts, the events after as_of, the default as_of and the engagement counts. The
-rejects are written by a second pass, and only when there are any.
+The users come to the driver grouped by (reason, age group, level, preferred
+types), bounded by the categories: that gives the category codes, the users'
+reject counts and the users per segment. The compact users (id, segment code,
+type mask) are persisted for the broadcast joins; the catalog is persisted narrow.
+The event tables are never persisted: one query aggregates both, grouped by
+(reason, after as_of, workout, segment code), and gives at once their reject counts, the events after as_of, the default
+as_of and the engagement counts; it is bounded by reasons x workouts x segment
+codes, so it is collected. The rejects are written by another pass, and only when
+there are any.
 """
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
-from coldstart.codes import Codes, build_codes
+from coldstart.codes import Codes
 from coldstart.config import Config
 from coldstart.engagement import COUNT_KEYS, feedback_counts, session_counts
 from coldstart.progress import Stages
@@ -25,6 +32,7 @@ from coldstart.sources import RawInputs
 from coldstart.validation import (
     REASONS,
     Validated,
+    reason_name,
     validate_catalog,
     validate_feedback,
     validate_sessions,
@@ -34,18 +42,29 @@ from coldstart.validation import (
 log = logging.getLogger(__name__)
 
 DATASETS = ("users", "catalog", "sessions", "feedback")
+EVENT_DATASETS = ("sessions", "feedback")
 SUMMARY_KEYS = ("reason", "after_as_of") + COUNT_KEYS
-# the column of an event summary that counts its rows
-EVENT_ROWS = {"sessions": "part_views", "feedback": "part_feedbacks"}
+# per event table: (column that counts its rows, the four count columns, time column)
+EVENT_COLUMNS = {
+    "sessions": ("part_views", ("views", "completions", "part_views", "part_completions"), "timestamp"),
+    "feedback": ("part_feedbacks", ("feedbacks", "likes", "part_feedbacks", "part_likes"), "feedback_time"),
+}
+SUMMARY_COLUMNS = ("dataset", *SUMMARY_KEYS, "segment_events", "segment_positives", "events", "positives",
+                   "last_micros")
 
 
 @dataclass(frozen=True)
 class ValidatedInputs(Mapping[str, Validated]):
-    """The four validated datasets by name, plus the category codes and the compact users."""
+    """The four validated datasets by name, the category codes, the compact users, and the user groups.
+
+    `user_groups`: (reason, age_group, fitness_level, preferred_types, users) rows, the
+    category columns null for rejected users.
+    """
 
     datasets: dict[str, Validated]
     codes: Codes
     users_compact: DataFrame
+    user_groups: tuple[Row, ...]
 
     def __getitem__(self, name: str) -> Validated:
         return self.datasets[name]
@@ -63,70 +82,197 @@ def _kept(validated: Validated) -> Validated:
     return Validated(validated.dataset, narrow, validated.columns, full=validated.flagged)
 
 
+def encode_users(users: Validated, types: tuple[str, ...]) -> DataFrame:
+    """Every user as (user_id, reason, age group, level, `al_hash`, `type_set`, unknown types), persisted.
+
+    One pass over the users gives both what the driver needs (grouped by `group_users`)
+    and the compact users the event joins broadcast, although the age group and level
+    codes are known only once every user has been seen: a user carries a 64-bit hash of
+    (age group, level) that `al_code_of` later maps to its code (checked free of
+    collisions). Known preferred types become `type_set` (the catalog's types are known
+    first); the unknown ones stay as a comma-joined string, for the report.
+    """
+    type_codes = Codes((), (), types)
+    known = F.array(*(F.lit(t) for t in types)) if types else F.array().cast("array<string>")
+    return users.flagged.select(
+        "user_id", "reason", "age_group", "fitness_level",
+        F.xxhash64("age_group", "fitness_level").alias("al_hash"),
+        type_codes.type_set(F.col("preferred_types")).alias("type_set"),
+        F.concat_ws(",", F.array_sort(F.array_except("preferred_types", known))).alias("unknown_types"),
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+
+
+def group_users(encoded: DataFrame, types: tuple[str, ...]) -> tuple[Row, ...]:
+    """Users counted by (reason, age group, level, preferred types): bounded by the categories."""
+    accepted = F.col("reason").isNull()
+    keys = ("age_group", "fitness_level", "al_hash", "type_set", "unknown_types")
+    groups = encoded.groupBy("reason", *(F.when(accepted, F.col(k)).alias(k) for k in keys)).agg(
+        F.count("*").alias("users"))
+    type_codes = Codes((), (), types)
+
+    def preferred(g: Row) -> list[str]:
+        if g["reason"] is not None:
+            return []
+        return type_codes.type_names(g["type_set"]) + (g["unknown_types"].split(",") if g["unknown_types"] else [])
+
+    return tuple(
+        Row(reason=reason_name(g["reason"]), age_group=g["age_group"], fitness_level=g["fitness_level"],
+            al_hash=g["al_hash"], preferred_types=preferred(g), users=g["users"])
+        for g in groups.collect()  # rows per category combination, not per user
+    )
+
+
+def al_code_of(user_groups: tuple[Row, ...], codes: Codes) -> Column:
+    """`al_hash` -> `al_code`, as a literal map over the (age group, level) pairs of the accepted users."""
+    pairs = {(g["age_group"], g["fitness_level"]): g["al_hash"] for g in user_groups if g["reason"] is None}
+    if len(set(pairs.values())) != len(pairs):  # 64-bit hashes of a few hundred pairs: never seen, but checked
+        raise RuntimeError(f"hash collision between (age group, level) pairs: {sorted(pairs)}")
+    code = {pair: a * len(codes.levels) + b for a, age in enumerate(codes.age_groups)
+            for b, level in enumerate(codes.levels) for pair in [(age, level)]}
+    if not pairs:
+        return F.lit(None).cast("int")
+    lookup = F.create_map(*(x for pair, h in pairs.items() for x in (F.lit(h), F.lit(code[pair]))))
+    return F.element_at(lookup, F.col("al_hash"))
+
+
+def codes_from(user_groups: tuple[Row, ...], types: tuple[str, ...]) -> Codes:
+    """Sorted age groups and levels of the accepted users; the catalog's workout types."""
+    accepted = [g for g in user_groups if g["reason"] is None]
+    return Codes(tuple(sorted({g["age_group"] for g in accepted})),
+                 tuple(sorted({g["fitness_level"] for g in accepted})), types)
+
+
 def validate_inputs(raw: RawInputs, stages: Stages, cfg: Config | None = None) -> ValidatedInputs:
-    """Flag every row of every dataset (SPEC §9); users and catalog are persisted and encoded."""
+    """Flag every row of every dataset (SPEC §9); users encoded in one pass, the catalog persisted."""
     cfg = cfg or Config()
     with stages.stage("validate"):
-        users = _kept(validate_users(raw.users))
         catalog = _kept(validate_catalog(raw.catalog))
-        codes = build_codes(users.accepted, catalog.accepted)
-        users_compact = users.accepted.select(
-            "user_id",
-            codes.al_code(F.col("age_group"), F.col("fitness_level")).alias("al_code"),
-            codes.type_set(F.col("preferred_types")).alias("type_set"),
-        ).persist(StorageLevel.MEMORY_AND_DISK)
-        n_users = stages.count("users_accepted", users_compact.count())
+        types = tuple(sorted(r["workout_type"] for r in catalog.accepted.select("workout_type").distinct().collect()))
+        users = validate_users(raw.users)
+        encoded = encode_users(users, types)
+        user_groups = group_users(encoded, types)  # also fills the persisted encoding
+        codes = codes_from(user_groups, types)
+        n_users = stages.count("users_accepted", sum(g["users"] for g in user_groups if g["reason"] is None))
+        users_compact = encoded.filter(F.col("reason").isNull()).select(
+            "user_id", al_code_of(user_groups, codes).alias("al_code"), "type_set")
         broadcast = n_users <= cfg.scale.broadcast_users_max
         sessions = validate_sessions(raw.sessions, users_compact, catalog.accepted, codes, broadcast)
         feedback = validate_feedback(raw.feedback, users_compact, catalog.accepted, codes, broadcast)
     log.info("codes: %d age groups, %d levels, %d workout types",
              len(codes.age_groups), len(codes.levels), len(codes.types))
     datasets = {"users": users, "catalog": catalog, "sessions": sessions, "feedback": feedback}
-    return ValidatedInputs(datasets, codes, users_compact)
+    return ValidatedInputs(datasets, codes, users_compact, user_groups)
 
 
-def _summary_frame(validated: Validated, time_column: str, as_of_micros: int | None) -> DataFrame:
+def _summary_frame(validated: Validated, as_of_micros: int | None) -> DataFrame:
+    """One event table's counts by (reason, after as_of, workout, segment code), in the common columns."""
+    name = validated.dataset
+    _, count_columns, time_column = EVENT_COLUMNS[name]
     accepted = F.col("reason").isNull()
     after = F.lit(False) if as_of_micros is None else F.unix_micros(time_column) > F.lit(as_of_micros)
-    return validated.flagged.select(
+    flagged = validated.flagged.select(
         "reason",
         (accepted & after).alias("after_as_of"),
         *(F.when(accepted, F.col(k)).alias(k) for k in COUNT_KEYS),
-        "in_segment", "completed" if validated.dataset == "sessions" else "liked", time_column,
+        "in_segment", "completed" if name == "sessions" else "liked", time_column,
+    )
+    counted = session_counts(flagged, SUMMARY_KEYS) if name == "sessions" else feedback_counts(flagged, SUMMARY_KEYS)
+    last = (F.unix_micros("part_last_played") if name == "sessions" else F.lit(None)).cast("long")
+    return counted.select(
+        F.lit(name).alias("dataset"), *SUMMARY_KEYS,
+        *(F.col(c).cast("long").alias(common) for c, common in
+          zip(count_columns, ("segment_events", "segment_positives", "events", "positives"), strict=True)),
+        last.alias("last_micros"),
     )
 
 
-def summarize_events(inputs: ValidatedInputs, as_of_micros: int | None, stages: Stages) -> dict[str, DataFrame]:
-    """One pass per event table: counts by (reason, after as_of, workout, segment code), cached (small)."""
+@dataclass(frozen=True)
+class EventSummary:
+    """The counted event tables: rows of SUMMARY_COLUMNS, by dataset (small, on the driver)."""
+
+    rows: dict[str, tuple[Row, ...]]
+
+    def reasons(self, name: str) -> Counter[str | None]:
+        """Rows per reason (None: accepted)."""
+        counts: Counter[str | None] = Counter()
+        for r in self.rows[name]:
+            counts[reason_name(r["reason"])] += r["events"]
+        return counts
+
+    def after_as_of(self) -> dict[str, int]:
+        return {name: sum(r["events"] for r in rows if r["reason"] is None and r["after_as_of"])
+                for name, rows in self.rows.items()}
+
+    def latest_session(self) -> int | None:
+        """The default as_of: the latest accepted session, in microseconds (None without sessions)."""
+        times = [r["last_micros"] for r in self.rows["sessions"] if r["reason"] is None]
+        return max(times, default=None)
+
+    def accepted_counts(self, spark: SparkSession, name: str) -> DataFrame:
+        """Engagement counts of the accepted events up to as_of, keyed by (workout, segment code)."""
+        _, count_columns, _ = EVENT_COLUMNS[name]
+        schema = T.StructType(
+            [T.StructField("workout_id", T.LongType()), T.StructField("al_code", T.IntegerType())]
+            + [T.StructField(c, T.LongType()) for c in count_columns]
+            + [T.StructField("last_micros", T.LongType())])
+        rows = [r for r in self.rows[name] if r["reason"] is None and not r["after_as_of"]]
+        columns = {
+            "workout_id": [r["workout_id"] for r in rows],
+            "al_code": [r["al_code"] for r in rows],
+            **{c: [r[common] for r in rows] for c, common in
+               zip(count_columns, ("segment_events", "segment_positives", "events", "positives"), strict=True)},
+            "last_micros": [r["last_micros"] for r in rows],
+        }
+        # from pandas through Arrow: the JVM decodes it, no Python worker needed
+        frame = pd.DataFrame({c: pd.array(v, dtype="Int64" if c != "al_code" else "Int32") for c, v in columns.items()})
+        df = spark.createDataFrame(frame, schema)
+        if name == "sessions":
+            return df.withColumn("part_last_played", F.timestamp_micros("last_micros")).drop("last_micros")
+        return df.drop("last_micros")
+
+
+def summarize_events(inputs: ValidatedInputs, as_of_micros: int | None, stages: Stages) -> EventSummary:
+    """Each event table counted in one pass, collected: the result is small."""
     with stages.stage("count_events"):
-        sessions = session_counts(_summary_frame(inputs["sessions"], "timestamp", as_of_micros), SUMMARY_KEYS)
-        feedback = feedback_counts(_summary_frame(inputs["feedback"], "feedback_time", as_of_micros), SUMMARY_KEYS)
-        summaries = {"sessions": sessions.cache(), "feedback": feedback.cache()}
-        for name, df in summaries.items():
-            stages.count(f"{name}_summary", df.count())
-    return summaries
+        rows = {}
+        for name in EVENT_DATASETS:
+            # reasons x workouts x segment codes, not events
+            rows[name] = tuple(_summary_frame(inputs[name], as_of_micros).collect())
+            stages.count(f"{name}_summary", len(rows[name]))
+    return EventSummary(rows)
 
 
-def reject_counts(inputs: Mapping[str, Validated], stages: Stages,
-                  summaries: dict[str, DataFrame] | None = None) -> dict[str, dict[str, Any]]:
+def _count_entry(name: str, by_reason: Mapping[str | None, int]) -> dict[str, Any]:
+    by_reason = dict(by_reason)
+    accepted = by_reason.pop(None, 0)
+    reasons = {reason: by_reason[reason] for reason in REASONS if by_reason.get(reason)}
+    rejected = sum(reasons.values())
+    log.info("  %s: %d read, %d accepted, %d rejected %s", name, accepted + rejected, accepted, rejected, reasons)
+    return {"read": accepted + rejected, "accepted": accepted, "rejected": rejected, "reasons": reasons}
+
+
+def reject_counts(inputs: ValidatedInputs, stages: Stages,
+                  summary: EventSummary | None = None) -> dict[str, dict[str, Any]]:
     """Per dataset: rows read, accepted, rejected, and rejected per reason (SPEC §9 order).
 
-    With `summaries`, the event tables are counted from them instead of another pass.
+    Users and the catalog are counted from what is already on the driver; the event
+    tables from `summary`, or by one more pass each without it.
     """
     out: dict[str, dict[str, Any]] = {}
     with stages.stage("count_rejects"):
-        for name in DATASETS:  # each collect below is one row per reason
-            if summaries is not None and name in summaries:
-                rows = summaries[name].groupBy("reason").agg(F.sum(EVENT_ROWS[name]).alias("count")).collect()
-            else:
+        user_counts: Counter[str | None] = Counter()
+        for g in inputs.user_groups:
+            user_counts[g["reason"]] += g["users"]
+        out["users"] = _count_entry("users", user_counts)
+        catalog_reasons = inputs["catalog"].flagged.select("reason").collect()  # one row per workout
+        out["catalog"] = _count_entry("catalog", Counter(reason_name(r["reason"]) for r in catalog_reasons))
+        for name in EVENT_DATASETS:
+            if summary is not None:
+                by_reason = summary.reasons(name)
+            else:  # one row per reason
                 rows = inputs[name].flagged.groupBy("reason").count().collect()
-            by_reason = {r["reason"]: int(r["count"]) for r in rows}
-            accepted = by_reason.pop(None, 0)
-            reasons = {reason: by_reason[reason] for reason in REASONS if reason in by_reason}
-            rejected = sum(reasons.values())
-            out[name] = {"read": accepted + rejected, "accepted": accepted, "rejected": rejected, "reasons": reasons}
-            log.info("  %s: %d read, %d accepted, %d rejected %s",
-                     name, accepted + rejected, accepted, rejected, reasons)
+                by_reason = Counter({reason_name(r["reason"]): int(r["count"]) for r in rows})
+            out[name] = _count_entry(name, by_reason)
     return out
 
 
@@ -138,22 +284,3 @@ def check_quality(counts: dict[str, dict[str, Any]], max_fraction: float) -> lis
             failures.append(f"{name}: {c['rejected']} of {c['read']} rows rejected "
                             f"({c['rejected'] / c['read']:.2%} > {max_fraction:.2%})")
     return failures
-
-
-def accepted_counts(summary_df: DataFrame) -> DataFrame:
-    """The engagement counts of the accepted events up to as_of, keyed by (workout, segment code)."""
-    keep = F.col("reason").isNull() & ~F.col("after_as_of")
-    return summary_df.filter(keep).drop("reason", "after_as_of")
-
-
-def after_as_of(summaries: dict[str, DataFrame]) -> dict[str, int]:
-    return {name: int(df.filter(F.col("reason").isNull() & F.col("after_as_of"))
-                      .agg(F.coalesce(F.sum(EVENT_ROWS[name]), F.lit(0))).first()[0])
-            for name, df in summaries.items()}
-
-
-def latest_session(summaries: dict[str, DataFrame]) -> int | None:
-    """The default as_of: the latest accepted session, in microseconds (None without sessions)."""
-    row = summaries["sessions"].filter(F.col("reason").isNull()).agg(
-        F.max(F.unix_micros("part_last_played"))).first()
-    return None if row is None else row[0]

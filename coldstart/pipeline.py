@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,20 +21,11 @@ from coldstart.engagement import (
 )
 from coldstart.flags import flag_instructors, instructor_counts
 from coldstart.freshness import filter_up_to, format_micros, parse_as_of, with_days_old, with_score
-from coldstart.intake import (
-    ValidatedInputs,
-    accepted_counts,
-    after_as_of,
-    check_quality,
-    latest_session,
-    reject_counts,
-    summarize_events,
-    validate_inputs,
-)
+from coldstart.intake import ValidatedInputs, check_quality, reject_counts, summarize_events, validate_inputs
 from coldstart.mmr import TagVectors
 from coldstart.progress import Stages
 from coldstart.rerank import catalog_tag_vectors, rerank
-from coldstart.segments import candidates, unknown_preferences, user_segments, users_per_segment
+from coldstart.segments import candidates, segment_user_stats
 from coldstart.sources import RawInputs
 from coldstart.validation import Validated
 
@@ -130,29 +120,13 @@ def recommend(base_df: DataFrame, as_of_micros: int | None, vectors: TagVectors,
     return rerank(score(base_df, as_of_micros, cfg), vectors, cfg.mmr).orderBy("segment_key", "rank")
 
 
-def _segment_stats(users_df: DataFrame, catalog_df: DataFrame, base_df: DataFrame) -> dict[str, Any]:
-    per_segment = users_per_segment(base_df, user_segments(users_df, catalog_df))
-    counts = sorted(r["users"] for r in per_segment.collect())  # one row per segment
-    unknown = {r["workout_type"]: r["users"] for r in unknown_preferences(users_df, catalog_df).collect()}
-    return {
-        "segments": len(counts),
-        "users_per_segment": {
-            "min": counts[0] if counts else 0,
-            "median": statistics.median(counts) if counts else 0,
-            "max": counts[-1] if counts else 0,
-            "segments_without_users": sum(1 for c in counts if c == 0),
-        },
-        "unknown_preferred_types": dict(sorted(unknown.items())),
-    }
-
-
 def run(raw: RawInputs, cfg: Config, stages: Stages | None = None) -> PipelineResult:
     """Validate, count, score, rerank, flag. Raises QualityError above the reject limit."""
     stages = stages or Stages()
     inputs = validate_inputs(raw, stages, cfg)
     as_of_micros = parse_as_of(cfg.as_of) if cfg.as_of else None
-    summaries = summarize_events(inputs, as_of_micros, stages)
-    counts = reject_counts(inputs, stages, summaries)
+    summary = summarize_events(inputs, as_of_micros, stages)
+    counts = reject_counts(inputs, stages, summary)
     report: dict[str, Any] = {"inputs": raw.paths, "rows": counts,
                               "rejects": {n: c["reasons"] for n, c in counts.items()}, "config": cfg.to_dict()}
     failures = check_quality(counts, cfg.quality.max_reject_fraction)
@@ -161,16 +135,16 @@ def run(raw: RawInputs, cfg: Config, stages: Stages | None = None) -> PipelineRe
         raise QualityError("too many rejected rows: " + "; ".join(failures), report, dict(inputs))
 
     if as_of_micros is None:
-        as_of_micros = latest_session(summaries)
+        as_of_micros = summary.latest_session()
     as_of = format_micros(as_of_micros)
     log.info("as_of = %s", as_of)
-    report.update(as_of=as_of, events_after_as_of=after_as_of(summaries))
-    users, catalog = inputs["users"].accepted, inputs["catalog"].accepted
+    report.update(as_of=as_of, events_after_as_of=summary.after_as_of())
+    catalog = inputs["catalog"].accepted
+    spark = catalog.sparkSession
     with stages.stage("aggregate"):
-        base_df, workouts_df = _candidate_table(inputs.codes, catalog, accepted_counts(summaries["sessions"]),
-                                                accepted_counts(summaries["feedback"]), stages)
-    with stages.stage("segments"):
-        report.update(_segment_stats(users, catalog, base_df))
+        base_df, workouts_df = _candidate_table(inputs.codes, catalog, summary.accepted_counts(spark, "sessions"),
+                                                summary.accepted_counts(spark, "feedback"), stages)
+    report.update(segment_user_stats(inputs.user_groups, inputs.codes))
     with stages.stage("tfidf"):
         vectors = catalog_tag_vectors(catalog)
     with stages.stage("score_and_rerank"):

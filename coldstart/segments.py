@@ -1,7 +1,12 @@
 """SPEC §2: the segment universe and who is in which segment."""
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+import statistics
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
 from coldstart.codes import Codes
@@ -45,22 +50,31 @@ def user_segments(users_df: DataFrame, catalog_df: DataFrame) -> DataFrame:
     )
 
 
-def unknown_preferences(users_df: DataFrame, catalog_df: DataFrame) -> DataFrame:
-    """(workout_type, users): preferred types no workout has, ignored but reported."""
-    known_types = F.broadcast(catalog_df.select("workout_type").distinct())
-    return (
-        users_df.select("user_id", F.explode("preferred_types").alias("workout_type"))
-        .join(known_types, on="workout_type", how="left_anti")
-        .groupBy("workout_type")
-        .agg(F.count("*").alias("users"))
-    )
+def segment_user_stats(user_groups: Iterable[Row], codes: Codes) -> dict[str, Any]:
+    """Users per segment over the whole universe (min/median/max, segments without users) and the
+    preferred types no workout has, from the users grouped by (age group, level, preferred types).
 
-
-def users_per_segment(candidates_df: DataFrame, user_segments_df: DataFrame) -> DataFrame:
-    """(segment_key, users) over the whole universe, 0 for a segment with no users."""
-    counts = user_segments_df.groupBy("segment_key").agg(F.count("*").alias("users"))
-    return (
-        candidates_df.select("segment_key").distinct()
-        .join(counts, on="segment_key", how="left")
-        .select("segment_key", F.coalesce("users", F.lit(0)).alias("users"))
-    )
+    The groups are bounded by the categories, so this runs on the driver.
+    """
+    per_segment: Counter[tuple[str, str, str]] = Counter()
+    unknown: Counter[str] = Counter()
+    known = set(codes.types)
+    for g in user_groups:
+        if g["reason"] is not None:
+            continue
+        for workout_type in g["preferred_types"]:
+            if workout_type in known:
+                per_segment[(g["age_group"], g["fitness_level"], workout_type)] += g["users"]
+            else:
+                unknown[workout_type] += g["users"]
+    counts = sorted(per_segment[(a, level, t)] for a in codes.age_groups for level in codes.levels for t in codes.types)
+    return {
+        "segments": len(counts),
+        "users_per_segment": {
+            "min": counts[0] if counts else 0,
+            "median": statistics.median(counts) if counts else 0,
+            "max": counts[-1] if counts else 0,
+            "segments_without_users": sum(1 for c in counts if c == 0),
+        },
+        "unknown_preferred_types": dict(sorted(unknown.items())),
+    }
