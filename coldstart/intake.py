@@ -94,11 +94,15 @@ def encode_users(users: Validated, types: tuple[str, ...]) -> DataFrame:
     """
     type_codes = Codes((), (), types)
     known = F.array(*(F.lit(t) for t in types)) if types else F.array().cast("array<string>")
+    type_set = type_codes.type_set(F.col("preferred_types"))
+    n_known = F.bit_count(type_set) if type_codes.uses_mask else F.size(type_set)
     return users.flagged.select(
         "user_id", "reason", "age_group", "fitness_level",
         F.xxhash64("age_group", "fitness_level").alias("al_hash"),
-        type_codes.type_set(F.col("preferred_types")).alias("type_set"),
-        F.concat_ws(",", F.array_sort(F.array_except("preferred_types", known))).alias("unknown_types"),
+        type_set.alias("type_set"),
+        # only a user who lists more types than are known has unknown ones (rare: skip the set difference)
+        F.when(F.size("preferred_types") > n_known, F.concat_ws(",", F.array_sort(
+            F.array_except("preferred_types", known)))).otherwise(F.lit("")).alias("unknown_types"),
     ).persist(StorageLevel.MEMORY_AND_DISK)
 
 

@@ -11,7 +11,6 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 
 @dataclass(frozen=True)
@@ -42,6 +41,10 @@ def fit_tag_vectors(workout_ids: Sequence[int], tags: Sequence[Sequence[str]]) -
 
     A workout with no tags gets the zero vector: similarity 0 to everything.
     """
+    # imported here: scikit-learn takes ~2 s to import, and the pandas UDF workers, which
+    # import this module for `rerank_segment`, never fit anything
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     ids = np.asarray(workout_ids, dtype=np.int64)
     docs = [list(t) if t is not None else [] for t in tags]
     try:

@@ -4,10 +4,16 @@ from __future__ import annotations
 import json
 
 import pytest
+from pyspark.sql import Row
 
+from coldstart import validation
+from coldstart.codes import Codes
+from coldstart.intake import al_code_of
 from coldstart.pipeline import reject_counts, validate_inputs
 from coldstart.progress import Stages
+from coldstart.segments import segment_user_stats
 from coldstart.sources import read_inputs
+from coldstart.validation import duplicate_buckets
 from tests.helpers import workout, write_inputs
 
 USERS = """user_id,age_group,fitness_level,preferred_types
@@ -184,3 +190,52 @@ def test_json_lines_catalog_is_accepted(spark, tmp_path):
     (tmp_path / "augmented_workouts.json").write_text("\n".join(json.dumps(w) for w in CATALOG) + "\n")
     counts = reject_counts(validate_inputs(read_inputs(spark, str(tmp_path)), Stages()), Stages())
     assert counts["catalog"]["accepted"] == 2 and counts["catalog"]["read"] == 6
+
+
+def test_duplicate_buckets_are_the_64_id_groups_holding_a_repeat(spark):
+    """Bucket = id >> 6 (floor division by 64, negatives included); a bucket has a repeat
+    when it has more open rows than distinct ids (bits set)."""
+    ids = [0, 63, 64, 64, 127, -1, -64, -65, -65, 130, 131, 5]
+    reasons = [None] * 11 + [1]  # the last row (id 5) is already rejected: not counted
+    rows = [(i, r) for i, r in zip(ids, reasons, strict=True)] + [(63, 1)]  # a rejected repeat of 63: ignored
+    df = spark.createDataFrame(rows, "session_id long, reason int")
+    found = sorted(r["_bucket"] for r in duplicate_buckets(df, "session_id").collect())
+    # bucket 0: 0, 63 (the 63 repeat is rejected) -> no; bucket 1: 64, 64, 127 -> 3 rows, 2 bits: yes
+    # bucket -1: -1, -64 -> no; bucket -2: -65, -65 -> yes; bucket 2: 130, 131 -> no
+    assert found == [-2, 1]
+
+
+def test_duplicates_flagged_the_same_with_a_shuffle_join(spark, tmp_path, monkeypatch):
+    """Past BROADCAST_BUCKETS_MAX duplicate buckets the losers are found by a shuffle join:
+    same reasons, same kept rows as the broadcast path."""
+    inputs = write_inputs(tmp_path, USERS, SESSIONS, FEEDBACK, CATALOG)
+    broadcast = validate_inputs(read_inputs(spark, str(inputs)), Stages())
+    monkeypatch.setattr(validation, "BROADCAST_BUCKETS_MAX", 0)
+    shuffled = validate_inputs(read_inputs(spark, str(inputs)), Stages())
+    for name in ("users", "sessions", "feedback"):
+        assert reject_counts(shuffled, Stages())[name] == reject_counts(broadcast, Stages())[name]
+        assert sorted(shuffled[name].accepted.collect()) == sorted(broadcast[name].accepted.collect())
+
+
+def test_age_level_hash_collision_is_refused():
+    codes = Codes(("18-25", "26-35"), ("Beginner",), ("yoga",))
+    groups = (Row(reason=None, age_group="18-25", fitness_level="Beginner", al_hash=7, preferred_types=[], users=1),
+              Row(reason=None, age_group="26-35", fitness_level="Beginner", al_hash=7, preferred_types=[], users=1))
+    with pytest.raises(RuntimeError, match="hash collision"):
+        al_code_of(groups, codes)
+
+
+def test_segment_user_stats_from_user_groups():
+    codes = Codes(("18-25", "26-35"), ("Beginner",), ("running", "yoga"))
+
+    def group(age: str, types: list[str], users: int, reason: str | None = None) -> Row:
+        return Row(reason=reason, age_group=age, fitness_level="Beginner", al_hash=0, preferred_types=types,
+                   users=users)
+
+    groups = (group("18-25", ["yoga", "chess"], 3), group("18-25", ["running", "yoga"], 2),
+              group("26-35", ["yoga"], 4), group(None, [], 9, reason="bad_id"))
+    stats = segment_user_stats(groups, codes)
+    # 18-25|Beginner|running 2, 18-25|Beginner|yoga 3 + 2 = 5, 26-35|Beginner|running 0, 26-35|Beginner|yoga 4
+    assert stats == {"segments": 4,
+                     "users_per_segment": {"min": 0, "median": 3.0, "max": 5, "segments_without_users": 1},
+                     "unknown_preferred_types": {"chess": 3}}
