@@ -212,8 +212,8 @@ def test_duplicates_flagged_the_same_with_a_shuffle_join(spark, tmp_path, monkey
     broadcast = validate_inputs(read_inputs(spark, str(inputs)), Stages())
     monkeypatch.setattr(validation, "BROADCAST_BUCKETS_MAX", 0)
     shuffled = validate_inputs(read_inputs(spark, str(inputs)), Stages())
-    for name in ("users", "sessions", "feedback"):
-        assert reject_counts(shuffled, Stages())[name] == reject_counts(broadcast, Stages())[name]
+    assert reject_counts(shuffled, Stages()) == reject_counts(broadcast, Stages())
+    for name in ("users", "sessions"):
         assert sorted(shuffled[name].accepted.collect()) == sorted(broadcast[name].accepted.collect())
 
 
