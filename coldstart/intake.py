@@ -1,14 +1,14 @@
 """Validation of all four datasets, and the one pass over the event tables that counts them.
 
-The users come to the driver grouped by (reason, age group, level, preferred
-types), bounded by the categories: that gives the category codes, the users'
-reject counts and the users per segment. The compact users (id, segment code,
-type mask) are persisted for the broadcast joins; the catalog is persisted narrow.
-The event tables are never persisted: one query aggregates both, grouped by
-(reason, after as_of, workout, segment code), and gives at once their reject counts, the events after as_of, the default
-as_of and the engagement counts; it is bounded by reasons x workouts x segment
-codes, so it is collected. The rejects are written by another pass, and only when
-there are any.
+One pass over the users persists them encoded (id, reason, categories, a hash of
+age group and level, type mask) and brings them to the driver grouped by category:
+that gives the category codes, the users' reject counts and the users per segment;
+the compact users the event joins broadcast come from the same persisted frame.
+The catalog is persisted narrow. The event tables are never persisted: one query
+aggregates both, grouped by (reason, after as_of, workout, segment code), and gives
+at once their reject counts, the events after as_of, the default as_of and the
+engagement counts; it is bounded by reasons x workouts x segment codes, so it is
+collected. The rejects are written by another pass, and only when there are any.
 """
 from __future__ import annotations
 
@@ -45,21 +45,21 @@ log = logging.getLogger(__name__)
 DATASETS = ("users", "catalog", "sessions", "feedback")
 EVENT_DATASETS = ("sessions", "feedback")
 SUMMARY_KEYS = ("reason", "after_as_of") + COUNT_KEYS
-# per event table: (column that counts its rows, the four count columns, time column)
+# per event table: its four count columns (segment events and positives, all events and positives), its time
 EVENT_COLUMNS = {
-    "sessions": ("part_views", ("views", "completions", "part_views", "part_completions"), "timestamp"),
-    "feedback": ("part_feedbacks", ("feedbacks", "likes", "part_feedbacks", "part_likes"), "feedback_time"),
+    "sessions": (("views", "completions", "part_views", "part_completions"), "timestamp"),
+    "feedback": (("feedbacks", "likes", "part_feedbacks", "part_likes"), "feedback_time"),
 }
-SUMMARY_COLUMNS = ("dataset", *SUMMARY_KEYS, "segment_events", "segment_positives", "events", "positives",
-                   "last_micros")
+# the same four counts under one name for both tables, so that their summaries form one query
+COMMON_COUNTS = ("segment_events", "segment_positives", "events", "positives")
 
 
 @dataclass(frozen=True)
 class ValidatedInputs(Mapping[str, Validated]):
     """The four validated datasets by name, the category codes, the compact users, and the user groups.
 
-    `user_groups`: (reason, age_group, fitness_level, preferred_types, users) rows, the
-    category columns null for rejected users.
+    `user_groups`: (reason, age_group, fitness_level, al_hash, preferred_types, users) rows,
+    the category columns null (types empty) for rejected users.
     """
 
     datasets: dict[str, Validated]
@@ -132,8 +132,8 @@ def al_code_of(user_groups: tuple[Row, ...], codes: Codes) -> Column:
     pairs = {(g["age_group"], g["fitness_level"]): g["al_hash"] for g in user_groups if g["reason"] is None}
     if len(set(pairs.values())) != len(pairs):  # 64-bit hashes of a few hundred pairs: never seen, but checked
         raise RuntimeError(f"hash collision between (age group, level) pairs: {sorted(pairs)}")
-    code = {pair: a * len(codes.levels) + b for a, age in enumerate(codes.age_groups)
-            for b, level in enumerate(codes.levels) for pair in [(age, level)]}
+    code = {(age, level): a * len(codes.levels) + b
+            for a, age in enumerate(codes.age_groups) for b, level in enumerate(codes.levels)}
     if not pairs:
         return F.lit(None).cast("int")
     lookup = F.create_map(*(x for pair, h in pairs.items() for x in (F.lit(h), F.lit(code[pair]))))
@@ -172,7 +172,7 @@ def validate_inputs(raw: RawInputs, stages: Stages, cfg: Config | None = None) -
 def _summary_frame(validated: Validated, as_of_micros: int | None) -> DataFrame:
     """One event table's counts by (reason, after as_of, workout, segment code), in the common columns."""
     name = validated.dataset
-    _, count_columns, time_column = EVENT_COLUMNS[name]
+    count_columns, time_column = EVENT_COLUMNS[name]
     accepted = F.col("reason").isNull()
     after = F.lit(False) if as_of_micros is None else F.unix_micros(time_column) > F.lit(as_of_micros)
     flagged = validated.flagged.select(
@@ -186,14 +186,14 @@ def _summary_frame(validated: Validated, as_of_micros: int | None) -> DataFrame:
     return counted.select(
         F.lit(name).alias("dataset"), *SUMMARY_KEYS,
         *(F.col(c).cast("long").alias(common) for c, common in
-          zip(count_columns, ("segment_events", "segment_positives", "events", "positives"), strict=True)),
+          zip(count_columns, COMMON_COUNTS, strict=True)),
         last.alias("last_micros"),
     )
 
 
 @dataclass(frozen=True)
 class EventSummary:
-    """The counted event tables: rows of SUMMARY_COLUMNS, by dataset (small, on the driver)."""
+    """The counted event tables, by dataset: rows of (dataset, SUMMARY_KEYS, COMMON_COUNTS, last_micros)."""
 
     rows: dict[str, tuple[Row, ...]]
 
@@ -215,7 +215,7 @@ class EventSummary:
 
     def accepted_counts(self, spark: SparkSession, name: str) -> DataFrame:
         """Engagement counts of the accepted events up to as_of, keyed by (workout, segment code)."""
-        _, count_columns, _ = EVENT_COLUMNS[name]
+        count_columns, _ = EVENT_COLUMNS[name]
         schema = T.StructType(
             [T.StructField("workout_id", T.LongType()), T.StructField("al_code", T.IntegerType())]
             + [T.StructField(c, T.LongType()) for c in count_columns]
@@ -225,7 +225,7 @@ class EventSummary:
             "workout_id": [r["workout_id"] for r in rows],
             "al_code": [r["al_code"] for r in rows],
             **{c: [r[common] for r in rows] for c, common in
-               zip(count_columns, ("segment_events", "segment_positives", "events", "positives"), strict=True)},
+               zip(count_columns, COMMON_COUNTS, strict=True)},
             "last_micros": [r["last_micros"] for r in rows],
         }
         # from pandas through Arrow: the JVM decodes it, no Python worker needed
