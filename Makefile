@@ -25,8 +25,11 @@ run: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
+# two pytest workers (pytest-xdist), each test file in one of them (its module fixtures built once):
+# much of a Spark test is JVM start-up and single-task stages, so two overlap well on two cores
+PYTEST_WORKERS ?= 2
 test: lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf build output .pytest_cache

@@ -1,4 +1,4 @@
-"""One local SparkSession for the whole suite (each extra session costs ~5 s)."""
+"""One local SparkSession per pytest worker (`make test` runs two; each extra session costs ~5 s)."""
 from __future__ import annotations
 
 import os
