@@ -99,11 +99,3 @@ class Codes:
             "workout_type": F.element_at(types, F.col("type_idx") + 1),
             "preferred_types": self.decode_preferred(F.col("type_set")),
         })
-
-
-def build_codes(users_df: DataFrame, catalog_df: DataFrame) -> Codes:
-    """Sorted distinct age groups and levels of the accepted users, types of the accepted catalog."""
-    pairs = users_df.select("age_group", "fitness_level").distinct().collect()  # categories only
-    types = catalog_df.select("workout_type").distinct().collect()
-    return Codes(tuple(sorted({r["age_group"] for r in pairs})), tuple(sorted({r["fitness_level"] for r in pairs})),
-                 tuple(sorted(r["workout_type"] for r in types)))
