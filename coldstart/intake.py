@@ -152,7 +152,8 @@ def validate_inputs(raw: RawInputs, stages: Stages, cfg: Config | None = None) -
     cfg = cfg or Config()
     with stages.stage("validate"):
         catalog = _kept(validate_catalog(raw.catalog))
-        types = tuple(sorted(r["workout_type"] for r in catalog.accepted.select("workout_type").distinct().collect()))
+        type_rows = catalog.accepted.select("workout_type").distinct().collect()  # the catalog's types
+        types = tuple(sorted(r["workout_type"] for r in type_rows))
         users = validate_users(raw.users)
         encoded = encode_users(users, types)
         user_groups = group_users(encoded, types)  # also fills the persisted encoding

@@ -139,6 +139,10 @@ BUCKET_BITS = 6
 BROADCAST_BUCKETS_MAX = 100_000
 
 
+def _id_bucket(key: str) -> Column:
+    return F.call_function("shiftright", F.col(key), F.lit(BUCKET_BITS))
+
+
 def duplicate_buckets(df: DataFrame, key: str) -> DataFrame:
     """Buckets of 64 consecutive ids holding a repeated id among the rows not rejected so far.
 
@@ -150,12 +154,11 @@ def duplicate_buckets(df: DataFrame, key: str) -> DataFrame:
     against 7.7 s for Spark's bitmap aggregation (a sort-based aggregate) and 16-40 s for a
     window or a groupBy by id.
     """
-    bucket = F.call_function("shiftright", F.col(key), F.lit(BUCKET_BITS))
     bit = F.call_function("shiftleft", F.lit(1).cast("long"),
                           F.col(key).bitwiseAND(F.lit((1 << BUCKET_BITS) - 1)).cast("int"))
     return (
         df.filter(F.col("reason").isNull())
-        .groupBy(bucket.alias("_bucket"))
+        .groupBy(_id_bucket(key).alias("_bucket"))
         .agg(F.count("*").alias("_rows"), F.bit_or(bit).alias("_bits"))
         .filter(F.col("_rows") > F.bit_count("_bits"))
         .select("_bucket")
@@ -181,7 +184,7 @@ def _flag_duplicates(df: DataFrame, key: str, latest_first: Column | None) -> Da
     order = ([latest_first] if latest_first is not None else []) + [F.col(SOURCE_FILE), F.col(ROW_ORDER)]
     losers = (
         df.filter(F.col("reason").isNull())
-        .withColumn("_bucket", F.call_function("shiftright", F.col(key), F.lit(BUCKET_BITS)))
+        .withColumn("_bucket", _id_bucket(key))
         .join(buckets, on="_bucket", how="inner")
         .withColumn("_rank", F.row_number().over(Window.partitionBy(key).orderBy(*order)))
         .filter(F.col("_rank") > 1)
