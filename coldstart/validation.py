@@ -205,8 +205,10 @@ def validate_users(raw_df: DataFrame) -> Validated:
     ]
     # no lambdas: higher-order functions are interpreted, and this runs once per user
     lowered = F.lower(F.coalesce(_text(raw_df, "preferred_types"), F.lit("")))
-    # the regex only where there is a space to remove: most lists have none, and it is the costly step
-    listed = F.when(F.instr(lowered, " ") > 0, F.regexp_replace(lowered, r"\s*,\s*", ",")).otherwise(lowered)
+    # the regex only where there is whitespace (Java's \s: space, \t, \n, \x0B, \f, \r) to remove:
+    # most lists have none, and the regex is the costly step
+    has_space = F.length(F.translate(lowered, " \t\n\u000b\f\r", "")) < F.length(lowered)
+    listed = F.when(has_space, F.regexp_replace(lowered, r"\s*,\s*", ",")).otherwise(lowered)
     types = F.array_distinct(F.array_remove(F.split(listed, ","), ""))
     flagged = (
         raw_df.withColumn("record", _record(raw_df, USERS))

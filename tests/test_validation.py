@@ -11,9 +11,10 @@ from coldstart.codes import Codes
 from coldstart.intake import al_code_of
 from coldstart.pipeline import reject_counts, validate_inputs
 from coldstart.progress import Stages
+from coldstart.schemas import CORRUPT, ROW_ORDER, SOURCE_FILE
 from coldstart.segments import segment_user_stats
 from coldstart.sources import read_inputs
-from coldstart.validation import duplicate_buckets
+from coldstart.validation import duplicate_buckets, validate_users
 from tests.helpers import workout, write_inputs
 
 USERS = """user_id,age_group,fitness_level,preferred_types
@@ -239,3 +240,14 @@ def test_segment_user_stats_from_user_groups():
     assert stats == {"segments": 4,
                      "users_per_segment": {"min": 0, "median": 3.0, "max": 5, "segments_without_users": 1},
                      "unknown_preferred_types": {"chess": 3}}
+
+
+def test_preferred_types_lose_any_whitespace_around_commas(spark):
+    """SPEC §1: types trimmed, lower-case, a set; Java's \\s around commas, not only spaces."""
+    rows = [("1", "yoga,\trunning"), ("2", "Yoga ,CARDIO"), ("3", "hiit cardio,yoga"), ("4", "yoga,\r\nyoga")]
+    raw = spark.createDataFrame(
+        [(i, "18-25", "beginner", types, None, "f", n) for n, (i, types) in enumerate(rows)],
+        f"user_id string, age_group string, fitness_level string, preferred_types string, "
+        f"{CORRUPT} string, {SOURCE_FILE} string, {ROW_ORDER} long")
+    got = {r["user_id"]: r["preferred_types"] for r in validate_users(raw).accepted.collect()}
+    assert got == {1: ["yoga", "running"], 2: ["yoga", "cardio"], 3: ["hiit cardio", "yoga"], 4: ["yoga"]}
