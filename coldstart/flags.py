@@ -1,6 +1,9 @@
 """SPEC §6: instructors whose workouts are abandoned or disliked, one row per (instructor, reason)."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -56,26 +59,26 @@ def flag_instructors(instructor_counts_df: DataFrame, prior: Smoothing, flags: F
         rated.withColumn("reason", F.explode(reasons))
         .withColumn("as_of", F.lit(as_of).cast("string"))
         .select(*FLAG_COLUMNS)
-        .orderBy(*flag_order())
+        .repartition(1)  # two rows per instructor at most: one sorted partition, no sampling for range bounds
+        .sortWithinPartitions(*flag_order())
     )
 
 
 FLAG_TABLE_HEADER = ("instructor_id", "instructor", "reason", "sessions", "abandonment", "feedbacks", "dislike")
 
 
-def flags_table(flags_df: DataFrame, max_rows: int) -> str:
-    """The flags as a short fixed-width table for the log (one row per instructor and reason)."""
-    total = flags_df.count()
-    rows = [  # bounded: at most max_rows of two rows per instructor
+def flags_table(flags: Sequence[Mapping[str, Any]], max_rows: int) -> str:
+    """The flags (rows in the order of `flag_instructors`) as a short fixed-width table for the log."""
+    rows = [
         (str(r["instructor_id"]), r["instructor"] or "", r["reason"], str(r["sessions"]),
          f"{r['abandonment_rate']:.3f}", str(r["feedbacks"]), f"{r['dislike_rate']:.3f}")
-        for r in flags_df.orderBy(*flag_order()).limit(max_rows).collect()
+        for r in flags[:max_rows]
     ]
     if not rows:
         return "no instructor flagged"
     table = [FLAG_TABLE_HEADER, *rows]
     widths = [max(len(cell) for cell in column) for column in zip(*table, strict=True)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in table]
-    if total > len(rows):
-        lines.append(f"... and {total - len(rows)} more (instructor_flags.csv / the flags table)")
+    if len(flags) > len(rows):
+        lines.append(f"... and {len(flags) - len(rows)} more (instructor_flags.csv / the flags table)")
     return "\n".join(lines)

@@ -1,9 +1,9 @@
 """Validation of all four datasets, and the one pass over the event tables that counts them.
 
-One pass over the users persists them encoded (id, reason, categories, a hash of
-age group and level, type mask) and brings them to the driver grouped by category:
-that gives the category codes, the users' reject counts and the users per segment;
-the compact users the event joins broadcast come from the same persisted frame.
+The users are counted by profile (reason, age group, level, preferred types as written),
+each distinct profile normalised once: that gives the category codes, the users' reject
+counts and the users per segment, and the compact users the event joins broadcast are
+the users joined with their profile's codes.
 The catalog is persisted narrow. The event tables are never persisted: one query
 aggregates both, grouped by (reason, after as_of, workout, segment code), and gives
 at once their reject counts, the events after as_of, the default as_of and the
@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, Row, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -31,6 +31,7 @@ from coldstart.engagement import COUNT_KEYS, feedback_counts, session_counts
 from coldstart.progress import Stages
 from coldstart.sources import RawInputs
 from coldstart.validation import (
+    RAW_PROFILE,
     REASONS,
     Validated,
     reason_name,
@@ -38,6 +39,7 @@ from coldstart.validation import (
     validate_feedback,
     validate_sessions,
     validate_users,
+    with_user_profile,
 )
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,7 @@ COMMON_COUNTS = ("segment_events", "segment_positives", "events", "positives")
 class ValidatedInputs(Mapping[str, Validated]):
     """The four validated datasets by name, the category codes, the compact users, and the user groups.
 
-    `user_groups`: (reason, age_group, fitness_level, al_hash, preferred_types, users) rows,
+    `user_groups`: (reason, age_group, fitness_level, preferred_types, users, profiles) rows,
     the category columns null (types empty) for rejected users.
     """
 
@@ -83,36 +85,42 @@ def _kept(validated: Validated) -> Validated:
     return Validated(validated.dataset, narrow, validated.columns, full=validated.flagged)
 
 
-def encode_users(users: Validated, types: tuple[str, ...]) -> DataFrame:
-    """Every user as (user_id, reason, age group, level, `al_hash`, `type_set`, unknown types), persisted.
+# past this many distinct accepted profiles, the users are matched to their codes by a shuffle join
+BROADCAST_PROFILES_MAX = 200_000
 
-    One pass over the users gives both what the driver needs (grouped by `group_users`)
-    and the compact users the event joins broadcast, although the age group and level
-    codes are known only once every user has been seen: a user carries a 64-bit hash of
-    (age group, level) that `al_code_of` later maps to its code (checked free of
-    collisions). Known preferred types become `type_set` (the catalog's types are known
-    first); the unknown ones stay as a comma-joined string, for the report.
+
+def profile_counts(users: Validated, types: tuple[str, ...]) -> DataFrame:
+    """Users counted by (reason, profile as read), each profile normalised once, persisted.
+
+    Users share profiles (age group, level, preferred types as written): normalising
+    per distinct profile instead of per user takes the string work off the users' pass.
+    Accepted users' profiles get `type_set` (the catalog's types are known first) and
+    their unknown types as a comma-joined string, for the report; rejected users are
+    counted by reason only.
     """
+    accepted = F.col("reason").isNull()
     type_codes = Codes((), (), types)
     known = F.array(*(F.lit(t) for t in types)) if types else F.array().cast("array<string>")
+    counted = (
+        users.flagged.groupBy("reason", *(F.when(accepted, F.col(k)).alias(k) for k in RAW_PROFILE))
+        .agg(F.count("*").alias("users"))
+        .transform(with_user_profile)
+    )
     type_set = type_codes.type_set(F.col("preferred_types"))
     n_known = F.bit_count(type_set) if type_codes.uses_mask else F.size(type_set)
-    return users.flagged.select(
-        "user_id", "reason", "age_group", "fitness_level",
-        F.xxhash64("age_group", "fitness_level").alias("al_hash"),
-        type_set.alias("type_set"),
-        # only a user who lists more types than are known has unknown ones (rare: skip the set difference)
+    return counted.select(
+        "reason", *RAW_PROFILE, "age_group", "fitness_level", type_set.alias("type_set"),
+        # only a profile that lists more types than are known has unknown ones
         F.when(F.size("preferred_types") > n_known, F.concat_ws(",", F.array_sort(
             F.array_except("preferred_types", known)))).otherwise(F.lit("")).alias("unknown_types"),
+        "users",
     ).persist(StorageLevel.MEMORY_AND_DISK)
 
 
-def group_users(encoded: DataFrame, types: tuple[str, ...]) -> tuple[Row, ...]:
-    """Users counted by (reason, age group, level, preferred types): bounded by the categories."""
-    accepted = F.col("reason").isNull()
-    keys = ("age_group", "fitness_level", "al_hash", "type_set", "unknown_types")
-    groups = encoded.groupBy("reason", *(F.when(accepted, F.col(k)).alias(k) for k in keys)).agg(
-        F.count("*").alias("users"))
+def group_users(profiles: DataFrame, types: tuple[str, ...]) -> tuple[Row, ...]:
+    """Users and profiles counted by (reason, age group, level, preferred types): bounded by the categories."""
+    keys = ("reason", "age_group", "fitness_level", "type_set", "unknown_types")
+    groups = profiles.groupBy(*keys).agg(F.sum("users").alias("users"), F.count("*").alias("profiles"))
     type_codes = Codes((), (), types)
 
     def preferred(g: Row) -> list[str]:
@@ -122,45 +130,46 @@ def group_users(encoded: DataFrame, types: tuple[str, ...]) -> tuple[Row, ...]:
 
     return tuple(
         Row(reason=reason_name(g["reason"]), age_group=g["age_group"], fitness_level=g["fitness_level"],
-            al_hash=g["al_hash"], preferred_types=preferred(g), users=g["users"])
+            preferred_types=preferred(g), users=int(g["users"]), profiles=int(g["profiles"]))
         for g in groups.collect()  # rows per category combination, not per user
     )
 
 
-def al_code_of(user_groups: tuple[Row, ...], codes: Codes) -> Column:
-    """`al_hash` -> `al_code`, as a literal map over the (age group, level) pairs of the accepted users."""
-    pairs = {(g["age_group"], g["fitness_level"]): g["al_hash"] for g in user_groups if g["reason"] is None}
-    if len(set(pairs.values())) != len(pairs):  # 64-bit hashes of a few hundred pairs: never seen, but checked
-        raise RuntimeError(f"hash collision between (age group, level) pairs: {sorted(pairs)}")
-    code = {(age, level): a * len(codes.levels) + b
-            for a, age in enumerate(codes.age_groups) for b, level in enumerate(codes.levels)}
-    if not pairs:
-        return F.lit(None).cast("int")
-    lookup = F.create_map(*(x for pair, h in pairs.items() for x in (F.lit(h), F.lit(code[pair]))))
-    return F.element_at(lookup, F.col("al_hash"))
-
-
 def codes_from(user_groups: tuple[Row, ...], types: tuple[str, ...]) -> Codes:
-    """Sorted age groups and levels of the accepted users; the catalog's workout types."""
+    """Sorted age groups and levels of the accepted users; the catalog's types."""
     accepted = [g for g in user_groups if g["reason"] is None]
     return Codes(tuple(sorted({g["age_group"] for g in accepted})),
                  tuple(sorted({g["fitness_level"] for g in accepted})), types)
 
 
+def compact_users(users: Validated, profiles: DataFrame, codes: Codes, n_profiles: int) -> DataFrame:
+    """Accepted users as (user_id, `al_code`, `type_set`): their profile's codes, by a join on the profile."""
+    accepted = F.col("reason").isNull()
+    profile_codes = profiles.filter(accepted).select(
+        *RAW_PROFILE, codes.al_code(F.col("age_group"), F.col("fitness_level")).alias("al_code"), "type_set")
+    if n_profiles <= BROADCAST_PROFILES_MAX:
+        profile_codes = F.broadcast(profile_codes)
+    return (
+        users.flagged.filter(accepted).select("user_id", *RAW_PROFILE)
+        .join(profile_codes, on=list(RAW_PROFILE), how="inner")
+        .select("user_id", "al_code", "type_set")
+    )
+
+
 def validate_inputs(raw: RawInputs, stages: Stages, cfg: Config | None = None) -> ValidatedInputs:
-    """Flag every row of every dataset (SPEC §9); users encoded in one pass, the catalog persisted."""
+    """Flag every row of every dataset (SPEC §9); users counted by profile, the catalog persisted."""
     cfg = cfg or Config()
     with stages.stage("validate"):
         catalog = _kept(validate_catalog(raw.catalog))
         type_rows = catalog.accepted.select("workout_type").distinct().collect()  # the catalog's types
         types = tuple(sorted(r["workout_type"] for r in type_rows))
         users = validate_users(raw.users)
-        encoded = encode_users(users, types)
-        user_groups = group_users(encoded, types)  # also fills the persisted encoding
+        profiles = profile_counts(users, types)
+        user_groups = group_users(profiles, types)
         codes = codes_from(user_groups, types)
-        n_users = stages.count("users_accepted", sum(g["users"] for g in user_groups if g["reason"] is None))
-        users_compact = encoded.filter(F.col("reason").isNull()).select(
-            "user_id", al_code_of(user_groups, codes).alias("al_code"), "type_set")
+        accepted_groups = [g for g in user_groups if g["reason"] is None]
+        n_users = stages.count("users_accepted", sum(g["users"] for g in accepted_groups))
+        users_compact = compact_users(users, profiles, codes, sum(g["profiles"] for g in accepted_groups))
         broadcast = n_users <= cfg.scale.broadcast_users_max
         sessions = validate_sessions(raw.sessions, users_compact, catalog.accepted, codes, broadcast)
         feedback = validate_feedback(raw.feedback, users_compact, catalog.accepted, codes, broadcast)

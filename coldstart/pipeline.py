@@ -117,7 +117,10 @@ def score(base_df: DataFrame, as_of_micros: int | None, cfg: Config) -> DataFram
 
 def recommend(base_df: DataFrame, as_of_micros: int | None, vectors: TagVectors, cfg: Config) -> DataFrame:
     """Scored candidates -> the top k per segment after MMR, sorted by segment_key, rank."""
-    return rerank(score(base_df, as_of_micros, cfg), vectors, cfg.mmr).orderBy("segment_key", "rank")
+    # one sorted partition (segments x k rows): a global orderBy would sample its input for range
+    # bounds first, and so run the pandas UDF twice
+    return rerank(score(base_df, as_of_micros, cfg), vectors, cfg.mmr).repartition(1).sortWithinPartitions(
+        "segment_key", "rank")
 
 
 def run(raw: RawInputs, cfg: Config, stages: Stages | None = None) -> PipelineResult:

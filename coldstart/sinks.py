@@ -13,9 +13,12 @@ import json
 import logging
 from typing import Any
 
-from pyspark.sql import Column, DataFrame
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyspark.sql import DataFrame
+from pyspark.sql.pandas.types import to_arrow_schema
 
-from coldstart.flags import FLAG_COLUMNS, flag_order
+from coldstart.flags import FLAG_COLUMNS
 from coldstart.fs import HadoopFs
 from coldstart.rerank import RECOMMENDATION_COLUMNS
 from coldstart.validation import Validated
@@ -28,45 +31,61 @@ REJECTS = "rejects"
 TMP_MARK, OLD_MARK = ".tmp-", ".old-"
 
 
-def write_small_csv(fs: HadoopFs, df: DataFrame, path: str, sort_by: tuple[str | Column, ...]) -> None:
-    """One CSV file with a header at `path`, floats written in full (shortest round-trip) precision.
-
-    Only for results, bounded by segments x k or by instructors: the rows come to the
-    driver so that Python writes each double exactly (the JVM's Double.toString on
-    Java 17 is not always round-trip exact).
-    """
-    rows = df.orderBy(*sort_by).collect()  # bounded by segments x k, never by users
+def write_small_csv(fs: HadoopFs, table: pa.Table, path: str) -> None:
+    """One CSV file with a header at `path`, rows in the table's order, floats in full (shortest
+    round-trip) precision: Python writes each double exactly (the JVM's Double.toString on Java 17
+    is not always round-trip exact)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(df.columns)
-    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    writer.writerow(table.column_names)
+    columns = [column.to_pylist() for column in table.columns]
+    writer.writerows(["" if v is None else v for v in row] for row in zip(*columns, strict=True))
     fs.write_text(path, buffer.getvalue())
 
 
-def write_rejects(validated: dict[str, Validated], counts: dict[str, dict[str, Any]], directory: str) -> None:
+def write_small_parquet(fs: HadoopFs, table: pa.Table, directory: str) -> None:
+    """A Parquet directory laid out as Spark writes one (a part file and `_SUCCESS`), from the driver.
+
+    For tables already on the driver (results, bounded by segments x k or by instructors)
+    and for empty rejects: a Spark job per file would cost more than the data.
+    """
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="snappy")
+    fs.write_bytes(f"{directory}/part-00000.parquet", buffer.getvalue())
+    fs.write_bytes(f"{directory}/_SUCCESS", b"")
+
+
+def write_rejects(fs: HadoopFs, validated: dict[str, Validated], counts: dict[str, dict[str, Any]],
+                  directory: str) -> None:
     """`rejects/<dataset>/`: Parquet with the original line or values and the reason.
 
-    A dataset without rejects gets an empty directory of the same schema, without
-    another pass over its rows.
+    A dataset without rejects gets an empty file of the same schema, without another pass
+    over its rows.
     """
     for name, v in validated.items():
-        rejects = v.rejects
-        if not counts[name]["rejected"]:
-            rejects = rejects.sparkSession.createDataFrame([], rejects.schema)
-        rejects.write.mode("overwrite").parquet(f"{directory}/{REJECTS}/{name}")
+        rejects, path = v.rejects, f"{directory}/{REJECTS}/{name}"
+        if counts[name]["rejected"]:
+            rejects.write.mode("overwrite").parquet(path)
+        else:
+            write_small_parquet(fs, to_arrow_schema(rejects.schema).empty_table(), path)
 
 
 def write_report(fs: HadoopFs, report: dict[str, Any], directory: str) -> None:
     fs.write_text(f"{directory}/{REPORT}", json.dumps(report, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def write_results(fs: HadoopFs, recommendations: DataFrame, flags: DataFrame, directory: str) -> None:
-    write_small_csv(fs, recommendations.select(*CSV_COLUMNS), f"{directory}/segment_recommendations.csv",
-                     ("segment_key", "rank"))
-    recommendations.select(*RECOMMENDATION_COLUMNS).coalesce(1).write.mode("overwrite").parquet(
-        f"{directory}/segment_recommendations.parquet")
-    write_small_csv(fs, flags.select(*FLAG_COLUMNS), f"{directory}/instructor_flags.csv", flag_order())
-    flags.select(*FLAG_COLUMNS).coalesce(1).write.mode("overwrite").parquet(f"{directory}/instructor_flags.parquet")
+def write_results(fs: HadoopFs, recommendations: pa.Table, flags: pa.Table, directory: str) -> None:
+    """The results as collected (`collect_results`): CSV and Parquet of each."""
+    write_small_csv(fs, recommendations.select(list(CSV_COLUMNS)), f"{directory}/segment_recommendations.csv")
+    write_small_parquet(fs, recommendations.select(list(RECOMMENDATION_COLUMNS)),
+                        f"{directory}/segment_recommendations.parquet")
+    write_small_csv(fs, flags.select(list(FLAG_COLUMNS)), f"{directory}/instructor_flags.csv")
+    write_small_parquet(fs, flags.select(list(FLAG_COLUMNS)), f"{directory}/instructor_flags.parquet")
+
+
+def collect_results(recommendations: DataFrame, flags: DataFrame) -> tuple[pa.Table, pa.Table]:
+    """Both results on the driver, in their sort order: bounded by segments x k and by instructors."""
+    return recommendations.toArrow(), flags.toArrow()
 
 
 def staging_dir(fs: HadoopFs, output: str, run_id: str) -> str:

@@ -71,13 +71,23 @@ def reason_name_column(code: Column) -> Column:
     return F.element_at(F.array(*(F.lit(r) for r in REASONS)), code + 1)
 
 
-def _text(df: DataFrame, name: str) -> Column:
-    """A column as trimmed text (typed Parquet/JDBC columns included); '' counts as missing."""
+def _as_text(df: DataFrame, name: str) -> Column:
+    """A column as text, untrimmed (typed Parquet/JDBC columns included; booleans as 0/1)."""
     col = F.col(name)
     if isinstance(df.schema[name].dataType, T.BooleanType):
         col = col.cast("int")
-    text = F.trim(col.cast("string"))
+    return col.cast("string")
+
+
+def _trimmed(text: Column) -> Column:
+    """Text trimmed; '' counts as missing."""
+    text = F.trim(text)
     return F.when(text == "", None).otherwise(text)
+
+
+def _text(df: DataFrame, name: str) -> Column:
+    """A column as trimmed text; '' counts as missing."""
+    return _trimmed(_as_text(df, name))
 
 
 def _timestamp(df: DataFrame, name: str) -> Column:
@@ -197,32 +207,49 @@ def _flag_duplicates(df: DataFrame, key: str, latest_first: Column | None) -> Da
     )
 
 
-def validate_users(raw_df: DataFrame) -> Validated:
-    user_id = _int_id(raw_df, "user_id")
-    age_group, fitness_level = _text(raw_df, "age_group"), _text(raw_df, "fitness_level")
-    checks = _with_key_checks(raw_df, USERS, {"user_id": user_id}) + [
-        ("null_field", age_group.isNull() | fitness_level.isNull()),
-    ]
-    # no lambdas: higher-order functions are interpreted, and this runs once per user
-    lowered = F.lower(F.coalesce(_text(raw_df, "preferred_types"), F.lit("")))
+# A user's profile columns as read (text, '' when missing), until they are normalised: many users
+# share a profile, so the job normalises each distinct profile once instead of once per user.
+PROFILE_SOURCES = ("age_group", "fitness_level", "preferred_types")
+RAW_PROFILE = tuple(f"_raw_{c}" for c in PROFILE_SOURCES)
+USER_COLUMNS = ("user_id", "age_group", "fitness_level", "preferred_types")
+
+
+def with_user_profile(df: DataFrame) -> DataFrame:
+    """`age_group`, `fitness_level`, `preferred_types` (SPEC §1) from the `RAW_PROFILE` columns."""
+    raw_age, raw_level, raw_types = (F.col(c) for c in RAW_PROFILE)
+    # no lambdas: higher-order functions are interpreted
+    lowered = F.lower(F.coalesce(_trimmed(raw_types), F.lit("")))
     # the regex only where there is whitespace (Java's \s: space, \t, \n, \x0B, \f, \r) to remove:
     # most lists have none, and the regex is the costly step
     has_space = F.length(F.translate(lowered, " \t\n\u000b\f\r", "")) < F.length(lowered)
     listed = F.when(has_space, F.regexp_replace(lowered, r"\s*,\s*", ",")).otherwise(lowered)
-    types = F.array_distinct(F.array_remove(F.split(listed, ","), ""))
+    return df.withColumns({
+        "age_group": _trimmed(raw_age),
+        "fitness_level": F.initcap(_trimmed(raw_level)),
+        "preferred_types": F.array_distinct(F.array_remove(F.split(listed, ","), "")),
+    })
+
+
+def validate_users(raw_df: DataFrame) -> Validated:
+    """Users flagged by id and field checks and duplicates; the `RAW_PROFILE` columns kept beside
+    the normalised ones, for `intake.profile_counts`."""
+    user_id = _int_id(raw_df, "user_id")
+    checks = _with_key_checks(raw_df, USERS, {"user_id": user_id}) + [
+        ("null_field", _text(raw_df, "age_group").isNull() | _text(raw_df, "fitness_level").isNull()),
+    ]
     flagged = (
         raw_df.withColumn("record", _record(raw_df, USERS))
         .transform(_flag, checks)
         .select(
             user_id.alias("user_id"),
-            age_group.alias("age_group"),
-            F.initcap(fitness_level).alias("fitness_level"),
-            types.alias("preferred_types"),
+            *(F.coalesce(_as_text(raw_df, c), F.lit("")).alias(raw)
+              for c, raw in zip(PROFILE_SOURCES, RAW_PROFILE, strict=True)),
             "reason", "record", SOURCE_FILE, ROW_ORDER,
         )
         .transform(_flag_duplicates, "user_id", None)
+        .transform(with_user_profile)
     )
-    return Validated("users", flagged, ("user_id", "age_group", "fitness_level", "preferred_types"))
+    return Validated("users", flagged, USER_COLUMNS)
 
 
 def validate_catalog(raw_df: DataFrame) -> Validated:

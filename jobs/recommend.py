@@ -14,11 +14,12 @@ import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, "") and not any(Path(p, "coldstart").is_dir() for p in sys.path if p):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without install
 
-from pyspark.sql import functions as F  # noqa: E402
+import pyarrow as pa  # noqa: E402
 
 from coldstart import mysql, pipeline, sinks  # noqa: E402
 from coldstart.flags import flags_table  # noqa: E402
@@ -75,20 +76,18 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
 
 
-def print_summary(result: pipeline.PipelineResult, output: str) -> None:
-    rows = result.recommendations.filter(
-        F.col("segment_key").isin(
-            [r["segment_key"] for r in result.recommendations.select("segment_key").distinct()
-             .orderBy("segment_key").limit(SHOWN_SEGMENTS).collect()])
-    ).orderBy("segment_key", "rank").collect()  # a few segments x k rows
-    report = result.report
+def print_summary(report: dict[str, Any], recommendations: pa.Table, output: str) -> None:
+    """The counts, then the first few segments of `recommendations` (sorted by segment_key, rank)."""
     results = (f"{report['recommendations']} recommendations in {report['segments']} segments, "
                f"{report['instructor_flags']} instructor flags")
     print(f"\n{results} -> {' and '.join(report['sinks'])}; run_report.json and rejects/ in {output}")
     print(f"as_of {report['as_of']}; rows rejected: "
           + ", ".join(f"{n} {c['rejected']}" for n, c in report["rows"].items()))
+    shown = sorted(set(recommendations.column("segment_key").to_pylist()))[:SHOWN_SEGMENTS]
     segment = None
-    for r in rows:
+    for r in recommendations.to_pylist():
+        if r["segment_key"] not in shown:
+            continue
         if r["segment_key"] != segment:
             segment = r["segment_key"]
             print(f"\n  {segment}")
@@ -120,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         result = pipeline.run(raw, cfg)
     except pipeline.QualityError as exc:
         exc.report.update(run_id=run_id, status="failed: too many rejected rows")
-        sinks.write_rejects(exc.validated, exc.report["rows"], staging)
+        sinks.write_rejects(fs, exc.validated, exc.report["rows"], staging)
         sinks.write_report(fs, exc.report, staging)
         sinks.swap_entries(fs, staging, args.output, (sinks.REJECTS, sinks.REPORT), run_id)
         fail(f"{exc} (rejects and run_report.json written to {args.output}; previous recommendations kept)",
@@ -128,9 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     sink_names = [*(["files"] if "files" in args.sink else []),
                   *([f"mysql {Jdbc.from_env(args.jdbc_url).safe_url}"] if "mysql" in args.sink else [])]
     result.report.update(run_id=run_id, status="ok", sinks=sink_names)
-    sinks.write_rejects(result.validated, result.report["rows"], staging)
+    sinks.write_rejects(fs, result.validated, result.report["rows"], staging)
+    recommendations, flags = sinks.collect_results(result.recommendations, result.flags)
     if "files" in args.sink:
-        sinks.write_results(fs, result.recommendations, result.flags, staging)
+        sinks.write_results(fs, recommendations, flags, staging)
     if "mysql" in args.sink:
         try:  # before the files swap: a failed write leaves both the tables and the files as they were
             mysql.write_results(result.recommendations, result.flags, result.report["as_of"], run_id,
@@ -144,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     else:  # results went to MySQL only: previous result files, if any, stay
         sinks.swap_entries(fs, staging, args.output, (sinks.REJECTS, sinks.REPORT), run_id)
     log.info("outputs replaced in %s (run %s)", args.output, run_id)
-    log.info("instructor flags:\n%s", flags_table(result.flags, SHOWN_FLAGS))
-    print_summary(result, args.output)
+    log.info("instructor flags:\n%s", flags_table(flags.to_pylist(), SHOWN_FLAGS))
+    print_summary(result.report, recommendations, args.output)
     spark.catalog.clearCache()  # a session that runs the job again (tests, notebooks) starts clean
     return 0
 

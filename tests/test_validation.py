@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from chispa import assert_df_equality
 from pyspark.sql import Row
 
-from coldstart import validation
+from coldstart import intake, validation
 from coldstart.codes import Codes
-from coldstart.intake import al_code_of
 from coldstart.pipeline import reject_counts, validate_inputs
 from coldstart.progress import Stages
 from coldstart.schemas import CORRUPT, ROW_ORDER, SOURCE_FILE
@@ -218,20 +218,11 @@ def test_duplicates_flagged_the_same_with_a_shuffle_join(spark, tmp_path, monkey
         assert sorted(shuffled[name].accepted.collect()) == sorted(broadcast[name].accepted.collect())
 
 
-def test_age_level_hash_collision_is_refused():
-    codes = Codes(("18-25", "26-35"), ("Beginner",), ("yoga",))
-    groups = (Row(reason=None, age_group="18-25", fitness_level="Beginner", al_hash=7, preferred_types=[], users=1),
-              Row(reason=None, age_group="26-35", fitness_level="Beginner", al_hash=7, preferred_types=[], users=1))
-    with pytest.raises(RuntimeError, match="hash collision"):
-        al_code_of(groups, codes)
-
-
 def test_segment_user_stats_from_user_groups():
     codes = Codes(("18-25", "26-35"), ("Beginner",), ("running", "yoga"))
 
     def group(age: str, types: list[str], users: int, reason: str | None = None) -> Row:
-        return Row(reason=reason, age_group=age, fitness_level="Beginner", al_hash=0, preferred_types=types,
-                   users=users)
+        return Row(reason=reason, age_group=age, fitness_level="Beginner", preferred_types=types, users=users)
 
     groups = (group("18-25", ["yoga", "chess"], 3), group("18-25", ["running", "yoga"], 2),
               group("26-35", ["yoga"], 4), group(None, [], 9, reason="bad_id"))
@@ -251,3 +242,44 @@ def test_preferred_types_lose_any_whitespace_around_commas(spark):
         f"{CORRUPT} string, {SOURCE_FILE} string, {ROW_ORDER} long")
     got = {r["user_id"]: r["preferred_types"] for r in validate_users(raw).accepted.collect()}
     assert got == {1: ["yoga", "running"], 2: ["yoga", "cardio"], 3: ["hiit cardio", "yoga"], 4: ["yoga"]}
+
+
+def test_users_are_counted_and_normalised_per_profile_as_written(spark):
+    """The job normalises each distinct (age group, level, preferred types) as written once,
+    and joins the users back to their profile's codes."""
+    rows = [("1", "18-25", "beginner", "yoga,running"), ("2", "18-25", "beginner", "yoga,running"),
+            ("3", "18-25", "Beginner", "Running , YOGA"), ("4", " 26-35", "advanced", "yoga,chess"),
+            ("5", "26-35", "", "yoga"), ("u6", "18-25", "beginner", "yoga")]
+    raw = spark.createDataFrame(
+        [(*r, None, "f", n) for n, r in enumerate(rows)],
+        f"user_id string, age_group string, fitness_level string, preferred_types string, "
+        f"{CORRUPT} string, {SOURCE_FILE} string, {ROW_ORDER} long")
+    types = ("running", "yoga")  # running: bit 0 (1), yoga: bit 1 (2)
+    users = validate_users(raw)
+    profiles = intake.profile_counts(users, types)
+    got = sorted(((r["reason"] if r["reason"] is not None else -1), r["_raw_preferred_types"] or "", r["age_group"],
+                  r["fitness_level"], r["type_set"], r["unknown_types"], r["users"]) for r in profiles.collect())
+    null_field, bad_id = validation.REASON_CODE["null_field"], validation.REASON_CODE["bad_id"]
+    assert got == sorted([
+        (-1, "yoga,running", "18-25", "Beginner", 1 | 2, "", 2),  # users 1 and 2: one profile
+        (-1, "Running , YOGA", "18-25", "Beginner", 1 | 2, "", 1),  # user 3: another profile, the same codes
+        (-1, "yoga,chess", "26-35", "Advanced", 2, "chess", 1),  # user 4: age trimmed, one unknown type
+        (null_field, "", None, None, 0, "", 1),  # user 5: rejected users are counted by reason only
+        (bad_id, "", None, None, 0, "", 1),  # user u6
+    ])
+    groups = intake.group_users(profiles, types)
+    assert sorted((g["reason"] or "", g["age_group"] or "", g["preferred_types"], g["users"], g["profiles"])
+                  for g in groups) == [
+        ("", "18-25", ["running", "yoga"], 3, 2), ("", "26-35", ["yoga", "chess"], 1, 1),
+        ("bad_id", "", [], 1, 1), ("null_field", "", [], 1, 1)]
+    codes = intake.codes_from(groups, types)
+    assert (codes.age_groups, codes.levels) == (("18-25", "26-35"), ("Advanced", "Beginner"))
+    compact = intake.compact_users(users, profiles, codes, n_profiles=3)
+    # al_code = age index * 2 levels + level index: 18-25|Beginner = 0 * 2 + 1 = 1, 26-35|Advanced = 1 * 2 + 0 = 2
+    expected = spark.createDataFrame([(1, 1, 3), (2, 1, 3), (3, 1, 3), (4, 2, 2)],
+                                     "user_id long, al_code int, type_set long")
+    assert_df_equality(compact, expected, ignore_row_order=True, ignore_nullable=True)
+    # past BROADCAST_PROFILES_MAX the same join runs as a shuffle join
+    shuffled = intake.compact_users(users, profiles, codes, n_profiles=intake.BROADCAST_PROFILES_MAX + 1)
+    assert_df_equality(shuffled, expected, ignore_row_order=True, ignore_nullable=True)
+    profiles.unpersist()
