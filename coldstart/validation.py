@@ -154,20 +154,21 @@ def _id_bucket(key: str) -> Column:
 
 
 def duplicate_buckets(df: DataFrame, key: str) -> DataFrame:
-    """Buckets of 64 consecutive ids holding a repeated id among the rows not rejected so far.
+    """Buckets of 64 consecutive ids in which some id occurs more than once, among all rows with an id.
 
     Finding repeated ids must not cost a shuffle of every event: per bucket, the
     number of rows and the OR of one bit per id are two fixed-width sums (a hash
     aggregation whose map-side pass folds ids that sit together in the input), and a
-    bucket has a duplicate exactly when it has more rows than bits set.
-    Measured on the 17M session ids alone, first query of a session: 3.5 s (1.4 s warm),
-    against 7.7 s for Spark's bitmap aggregation (a sort-based aggregate) and 16-40 s for a
-    window or a groupBy by id.
+    bucket has a repeat exactly when it has more rows than bits set.
+    Rows already rejected count too, so that the scan reads the id column alone (1.1 s
+    warm for 17M session ids, against 2.7 s with the checks that reject rows): the buckets
+    are a superset of those with a repeat among the rows not rejected, and
+    `_flag_duplicates` leaves rejected rows out when it ranks the rows of these buckets.
     """
     bit = F.call_function("shiftleft", F.lit(1).cast("long"),
                           F.col(key).bitwiseAND(F.lit((1 << BUCKET_BITS) - 1)).cast("int"))
     return (
-        df.filter(F.col("reason").isNull())
+        df.select(key).filter(F.col(key).isNotNull())
         .groupBy(_id_bucket(key).alias("_bucket"))
         .agg(F.count("*").alias("_rows"), F.bit_or(bit).alias("_bits"))
         .filter(F.col("_rows") > F.bit_count("_bits"))
@@ -180,8 +181,8 @@ def _flag_duplicates(df: DataFrame, key: str, latest_first: Column | None) -> Da
 
     The buckets with a repeated id are found first (`duplicate_buckets`, one small
     job, cached); on clean data there are none and the rows pass through untouched.
-    Otherwise only the rows of those buckets are ranked by key, and the losers are
-    flagged through a join on the row's unique `_row_order`.
+    Otherwise only the rows of those buckets not rejected so far are ranked by key, and
+    the losers are flagged through a join on the row's unique `_row_order`.
     """
     buckets = duplicate_buckets(df, key).cache()
     n_buckets = buckets.count()

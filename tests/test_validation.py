@@ -6,6 +6,7 @@ import json
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import Row
+from pyspark.sql import functions as F
 
 from coldstart import intake, validation
 from coldstart.codes import Codes
@@ -195,15 +196,33 @@ def test_json_lines_catalog_is_accepted(spark, tmp_path):
 
 def test_duplicate_buckets_are_the_64_id_groups_holding_a_repeat(spark):
     """Bucket = id >> 6 (floor division by 64, negatives included); a bucket has a repeat
-    when it has more open rows than distinct ids (bits set)."""
-    ids = [0, 63, 64, 64, 127, -1, -64, -65, -65, 130, 131, 5]
-    reasons = [None] * 11 + [1]  # the last row (id 5) is already rejected: not counted
-    rows = [(i, r) for i, r in zip(ids, reasons, strict=True)] + [(63, 1)]  # a rejected repeat of 63: ignored
+    when it has more rows than distinct ids (bits set). Rejected rows count too (the search
+    reads the ids alone); rows without an id do not."""
+    ids = [0, 63, 64, 64, 127, -1, -64, -65, -65, 130, 131, 200, None, None]
+    reasons = [None] * 11 + [1, 1, 1]
+    rows = [(i, r) for i, r in zip(ids, reasons, strict=True)] + [(200, 1)]  # two rejected rows of id 200
     df = spark.createDataFrame(rows, "session_id long, reason int")
     found = sorted(r["_bucket"] for r in duplicate_buckets(df, "session_id").collect())
-    # bucket 0: 0, 63 (the 63 repeat is rejected) -> no; bucket 1: 64, 64, 127 -> 3 rows, 2 bits: yes
+    # bucket 0: 0, 63 -> no; bucket 1: 64, 64, 127 -> 3 rows, 2 bits: yes
     # bucket -1: -1, -64 -> no; bucket -2: -65, -65 -> yes; bucket 2: 130, 131 -> no
-    assert found == [-2, 1]
+    # bucket 3: 200, 200 (both rejected) -> yes, a candidate; null ids: no bucket
+    assert found == [-2, 1, 3]
+
+
+def test_a_rejected_repeat_does_not_make_a_duplicate(spark):
+    """Duplicates are among the rows not rejected so far: a repeat that is already rejected
+    (here for its timestamp) leaves the accepted row alone, although its bucket is searched."""
+    rows = [(1, 10, None, "2025-03-01 10:00:00", 0), (1, 10, 6, None, 1),  # id 1: second row bad_timestamp
+            (2, 10, None, "2025-03-01 10:00:00", 2), (2, 10, None, "2025-03-02 10:00:00", 3)]  # id 2: a repeat
+    df = spark.createDataFrame([(*r[:4], "f", r[4]) for r in rows],
+                               f"session_id long, user_id long, reason int, timestamp string, "
+                               f"{SOURCE_FILE} string, {ROW_ORDER} long").withColumn("timestamp", F.col("timestamp")
+                                                                                    .cast("timestamp"))
+    flagged = validation._flag_duplicates(df, "session_id", F.col("timestamp").desc())
+    got = sorted((r["session_id"], r[ROW_ORDER], r["reason"]) for r in flagged.collect())
+    duplicate = validation.REASON_CODE["duplicate"]
+    # id 1: row 0 kept (row 1 was rejected before); id 2: the later row 3 kept, row 2 a duplicate
+    assert got == [(1, 0, None), (1, 1, 6), (2, 2, duplicate), (2, 3, None)]
 
 
 def test_duplicates_flagged_the_same_with_a_shuffle_join(spark, tmp_path, monkeypatch):
