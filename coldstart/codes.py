@@ -18,6 +18,11 @@ from pyspark.sql import types as T
 MASK_BITS = 63
 
 
+def string_array(values: tuple[str, ...]) -> Column:
+    """A literal array<string> (typed even when empty, where `F.array()` alone would not be)."""
+    return F.array(*(F.lit(v) for v in values)) if values else F.array().cast("array<string>")
+
+
 def _bit(index: Column) -> Column:
     """1 << index as a long (the Python shiftleft takes only a literal shift)."""
     return F.call_function("shiftleft", F.lit(1).cast("long"), index)
@@ -83,7 +88,7 @@ class Codes:
 
     def decode_preferred(self, type_set: Column) -> Column:
         """The mask back to an array of type names (for frames that want the names)."""
-        names = F.array(*(F.lit(t) for t in self.types)) if self.types else F.array().cast("array<string>")
+        names = string_array(self.types)
         if not self.uses_mask:
             return F.transform(type_set, lambda i: F.element_at(names, i + 1))
         return F.filter(names, lambda _t, i: type_set.bitwiseAND(_bit(i)) != 0)
@@ -91,8 +96,7 @@ class Codes:
     def with_names(self, df: DataFrame) -> DataFrame:
         """Events with codes -> also `age_group`, `fitness_level`, `workout_type`, `preferred_types`."""
         n_levels = max(len(self.levels), 1)
-        ages, levels, types = (F.array(*(F.lit(v) for v in values)) if values else F.array().cast("array<string>")
-                               for values in (self.age_groups, self.levels, self.types))
+        ages, levels, types = (string_array(values) for values in (self.age_groups, self.levels, self.types))
         return df.withColumns({
             "age_group": F.element_at(ages, (F.col("al_code") / n_levels).cast("int") + 1),
             "fitness_level": F.element_at(levels, F.col("al_code") % n_levels + 1),

@@ -25,7 +25,7 @@ from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from coldstart.codes import Codes
+from coldstart.codes import Codes, string_array
 from coldstart.config import Config
 from coldstart.engagement import COUNT_KEYS, feedback_counts, session_counts
 from coldstart.progress import Stages
@@ -44,7 +44,6 @@ from coldstart.validation import (
 
 log = logging.getLogger(__name__)
 
-DATASETS = ("users", "catalog", "sessions", "feedback")
 EVENT_DATASETS = ("sessions", "feedback")
 SUMMARY_KEYS = ("reason", "after_as_of") + COUNT_KEYS
 # per event table: its four count columns (segment events and positives, all events and positives), its time
@@ -58,7 +57,7 @@ COMMON_COUNTS = ("segment_events", "segment_positives", "events", "positives")
 
 @dataclass(frozen=True)
 class ValidatedInputs(Mapping[str, Validated]):
-    """The four validated datasets by name, the category codes, the compact users, and the user groups.
+    """The four validated datasets by name, the category codes, and the user groups.
 
     `user_groups`: (reason, age_group, fitness_level, preferred_types, users, profiles) rows,
     the category columns null (types empty) for rejected users.
@@ -66,7 +65,6 @@ class ValidatedInputs(Mapping[str, Validated]):
 
     datasets: dict[str, Validated]
     codes: Codes
-    users_compact: DataFrame
     user_groups: tuple[Row, ...]
 
     def __getitem__(self, name: str) -> Validated:
@@ -100,7 +98,7 @@ def profile_counts(users: Validated, types: tuple[str, ...]) -> DataFrame:
     """
     accepted = F.col("reason").isNull()
     type_codes = Codes((), (), types)
-    known = F.array(*(F.lit(t) for t in types)) if types else F.array().cast("array<string>")
+    known = string_array(types)
     counted = (
         users.flagged.groupBy("reason", *(F.when(accepted, F.col(k)).alias(k) for k in RAW_PROFILE))
         .agg(F.count("*").alias("users"))
@@ -176,7 +174,7 @@ def validate_inputs(raw: RawInputs, stages: Stages, cfg: Config | None = None) -
     log.info("codes: %d age groups, %d levels, %d workout types",
              len(codes.age_groups), len(codes.levels), len(codes.types))
     datasets = {"users": users, "catalog": catalog, "sessions": sessions, "feedback": feedback}
-    return ValidatedInputs(datasets, codes, users_compact, user_groups)
+    return ValidatedInputs(datasets, codes, user_groups)
 
 
 def _summary_frame(validated: Validated, as_of_micros: int | None) -> DataFrame:

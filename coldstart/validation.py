@@ -17,7 +17,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from coldstart.codes import Codes
+from coldstart.codes import Codes, string_array
 from coldstart.schemas import CATALOG, CORRUPT, FEEDBACK, RAW_LINE, ROW_ORDER, SESSIONS, SOURCE_FILE, USERS, Dataset
 
 REASONS = (
@@ -68,7 +68,7 @@ def reason_name(code: int | None) -> str | None:
 
 
 def reason_name_column(code: Column) -> Column:
-    return F.element_at(F.array(*(F.lit(r) for r in REASONS)), code + 1)
+    return F.element_at(string_array(REASONS), code + 1)
 
 
 def _as_text(df: DataFrame, name: str) -> Column:
