@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 EVENT_DATASETS = ("sessions", "feedback")
 SUMMARY_KEYS = ("reason", "after_as_of") + COUNT_KEYS
+# `reason` of accepted events while they are grouped (no reason code is negative)
+ACCEPTED_KEY = -1
 # per event table: its four count columns (segment events and positives, all events and positives), its time
 EVENT_COLUMNS = {
     "sessions": (("views", "completions", "part_views", "part_completions"), "timestamp"),
@@ -184,7 +186,9 @@ def _summary_frame(validated: Validated, as_of_micros: int | None) -> DataFrame:
     accepted = F.col("reason").isNull()
     after = F.lit(False) if as_of_micros is None else F.unix_micros(time_column) > F.lit(as_of_micros)
     flagged = validated.flagged.select(
-        "reason",
+        # a key that is never null: the aggregation's fast hash map takes only rows without null
+        # keys, and `reason` is null on every accepted event (measured: ~20% of the pass's CPU)
+        F.coalesce(F.col("reason"), F.lit(ACCEPTED_KEY)).alias("reason"),
         (accepted & after).alias("after_as_of"),
         *(F.when(accepted, F.col(k)).alias(k) for k in COUNT_KEYS),
         "in_segment", "completed" if name == "sessions" else "liked", time_column,
@@ -192,7 +196,8 @@ def _summary_frame(validated: Validated, as_of_micros: int | None) -> DataFrame:
     counted = session_counts(flagged, SUMMARY_KEYS) if name == "sessions" else feedback_counts(flagged, SUMMARY_KEYS)
     last = (F.unix_micros("part_last_played") if name == "sessions" else F.lit(None)).cast("long")
     return counted.select(
-        F.lit(name).alias("dataset"), *SUMMARY_KEYS,
+        F.lit(name).alias("dataset"), F.nullif(F.col("reason"), F.lit(ACCEPTED_KEY)).alias("reason"),
+        *SUMMARY_KEYS[1:],
         *(F.col(c).cast("long").alias(common) for c, common in
           zip(count_columns, COMMON_COUNTS, strict=True)),
         last.alias("last_micros"),

@@ -106,9 +106,27 @@ def read_csv(spark: SparkSession, dataset: Dataset, path: str) -> DataFrame:
     )
 
 
+def read_schema(file_schema: T.StructType) -> T.StructType:
+    """The schema a Parquet dataset is read with: its own, timestamps without time zone read as `timestamp`.
+
+    SPEC §1: all timestamps are UTC, so a wall-clock timestamp (`timestamp_ntz`) is the
+    same instant as its micros read as `timestamp`. Reading it so skips a per-row time-zone
+    conversion (java.time) that a cast would do on every event: about 1.3 s per 17M rows
+    on 2 cores, a third of the event summary's CPU.
+    """
+    return T.StructType([
+        T.StructField(f.name, T.TimestampType(), f.nullable, f.metadata)
+        if isinstance(f.dataType, T.TimestampNTZType) else f
+        for f in file_schema
+    ])
+
+
 def read_parquet(spark: SparkSession, dataset: Dataset, path: str) -> DataFrame:
     df = spark.read.parquet(path)
     _check_columns(dataset, path, df.columns)
+    schema = read_schema(df.schema)
+    if schema != df.schema:
+        df = spark.read.schema(schema).parquet(path)
     return _with_row_order(df).select(
         *(c for c in dataset.columns if c in df.columns),
         F.lit(None).cast("string").alias(CORRUPT), SOURCE_FILE, ROW_ORDER,

@@ -1,0 +1,31 @@
+"""SPEC §1 reading: Parquet timestamps, with or without a time zone, are UTC instants."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from coldstart.schemas import SESSIONS
+from coldstart.sources import read_parquet
+
+
+def test_parquet_wall_clock_timestamps_are_read_as_the_utc_instant(spark: SparkSession, tmp_path: Path) -> None:
+    wall_clock = datetime(2025, 3, 1, 12, 30, 15, 123000)
+    # 2025-03-01T12:30:15.123 UTC: 1,740,832,215 s after the epoch (20,148 days * 86,400 s + 45,015 s), plus 123 ms
+    expected_micros = (20_148 * 86_400 + 12 * 3_600 + 30 * 60 + 15) * 1_000_000 + 123_000
+    assert expected_micros == int(wall_clock.replace(tzinfo=UTC).timestamp() * 1_000_000)
+    # the same instant written without a time zone (two units) and with UTC
+    for unit, tz in (("ms", None), ("us", None), ("us", "UTC")):
+        path = tmp_path / f"sessions_{unit}_{tz}.parquet"
+        pq.write_table(pa.table({
+            "session_id": [1], "user_id": [2], "workout_id": [3], "completed": pa.array([1], pa.int8()),
+            "timestamp": pa.array([wall_clock], pa.timestamp(unit, tz=tz)),
+        }), path)
+        df = read_parquet(spark, SESSIONS, str(path))
+        assert df.schema["timestamp"].dataType == T.TimestampType(), (unit, tz)
+        assert df.select(F.unix_micros("timestamp")).first()[0] == expected_micros, (unit, tz)
