@@ -64,8 +64,11 @@ def _check_columns(dataset: Dataset, path: str, present: list[str]) -> None:
 
 
 def _with_row_order(df: DataFrame) -> DataFrame:
-    # file path + monotonically increasing id follow the order of rows within each file
-    return df.withColumn(SOURCE_FILE, F.col("_metadata.file_path")).withColumn(
+    # file path + monotonically increasing id follow the order of rows within each file.
+    # input_file_name(), not _metadata.file_path: a scan that references `_metadata` computes
+    # every metadata field for every row, its row index included, even in queries that never
+    # use the path (measured: ~10% of the CPU of scanning one id column)
+    return df.withColumn(SOURCE_FILE, F.input_file_name()).withColumn(
         ROW_ORDER, F.monotonically_increasing_id()
     )
 
