@@ -140,8 +140,10 @@ def test_kill_9_mid_write_leaves_previous_outputs(spark, small_inputs, previous_
 
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1",
            "SPARK_CONF_DIR": str(REPO / "conf"),
-           # tiny inputs: the JIT's first tier only, as in the tests' own session (conftest.py)
-           "PYSPARK_SUBMIT_ARGS": "--conf spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1 pyspark-shell"}
+           # tiny inputs: the JIT's first tier only and two shuffle partitions, as in the tests' own
+           # session (conftest.py)
+           "PYSPARK_SUBMIT_ARGS": "--conf spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1"
+                                  " --conf spark.sql.shuffle.partitions=2 pyspark-shell"}
     proc = subprocess.Popen([sys.executable, str(REPO / "jobs" / "recommend.py"), "--input", str(small_inputs),
                              "--output", str(out), "--set", "mmr.k=3"],
                             env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
