@@ -31,10 +31,12 @@ from coldstart.engagement import COUNT_KEYS, feedback_counts, session_counts
 from coldstart.progress import Stages
 from coldstart.sources import RawInputs
 from coldstart.validation import (
+    DUPLICATE_KEYS,
     RAW_PROFILE,
     REASONS,
     Validated,
     reason_name,
+    search_duplicates,
     validate_catalog,
     validate_feedback,
     validate_sessions,
@@ -176,10 +178,12 @@ def validate_inputs(raw: RawInputs, stages: Stages, cfg: Config | None = None) -
     """Flag every row of every dataset (SPEC §9); users counted by profile, the catalog persisted."""
     cfg = cfg or Config()
     with stages.stage("validate"):
-        catalog = _kept(validate_catalog(raw.catalog))
+        duplicates = search_duplicates({name: raw.frame(name) for name in DUPLICATE_KEYS})
+        log.info("duplicate buckets: %s", duplicates.counts or "none")
+        catalog = _kept(validate_catalog(raw.catalog, duplicates))
         type_rows = catalog.accepted.select("workout_type").distinct().collect()  # the catalog's types
         types = tuple(sorted(r["workout_type"] for r in type_rows))
-        users = validate_users(raw.users)
+        users = validate_users(raw.users, duplicates)
         profiles = profile_counts(users, types)
         user_groups = group_users(profiles, types)
         codes = codes_from(user_groups, types)
@@ -187,8 +191,8 @@ def validate_inputs(raw: RawInputs, stages: Stages, cfg: Config | None = None) -
         n_users = stages.count("users_accepted", sum(g["users"] for g in accepted_groups))
         users_compact = compact_users(users, profiles, codes, sum(g["profiles"] for g in accepted_groups))
         broadcast = n_users <= cfg.scale.broadcast_users_max
-        sessions = validate_sessions(raw.sessions, users_compact, catalog.accepted, codes, broadcast)
-        feedback = validate_feedback(raw.feedback, users_compact, catalog.accepted, codes, broadcast)
+        sessions = validate_sessions(raw.sessions, users_compact, catalog.accepted, codes, broadcast, duplicates)
+        feedback = validate_feedback(raw.feedback, users_compact, catalog.accepted, codes, broadcast, duplicates)
     log.info("codes: %d age groups, %d levels, %d workout types",
              len(codes.age_groups), len(codes.levels), len(codes.types))
     datasets = {"users": users, "catalog": catalog, "sessions": sessions, "feedback": feedback}

@@ -153,7 +153,7 @@ def _id_bucket(key: str) -> Column:
     return F.call_function("shiftright", F.col(key), F.lit(BUCKET_BITS))
 
 
-def duplicate_buckets(df: DataFrame, key: str) -> DataFrame:
+def duplicate_buckets(df: DataFrame, key: str, datasets: tuple[str, ...] = ()) -> DataFrame:
     """Buckets of 64 consecutive ids in which some id occurs more than once, among all rows with an id.
 
     Finding repeated ids must not cost a shuffle of every event: per bucket, the
@@ -164,30 +164,77 @@ def duplicate_buckets(df: DataFrame, key: str) -> DataFrame:
     warm for 17M session ids, against 2.7 s with the checks that reject rows): the buckets
     are a superset of those with a repeat among the rows not rejected, and
     `_flag_duplicates` leaves rejected rows out when it ranks the rows of these buckets.
+    `datasets`: further grouping columns (`_dataset` when several datasets' ids are searched at once).
     """
     bit = F.call_function("shiftleft", F.lit(1).cast("long"),
                           F.col(key).bitwiseAND(F.lit((1 << BUCKET_BITS) - 1)).cast("int"))
     return (
-        df.select(key).filter(F.col(key).isNotNull())
-        .groupBy(_id_bucket(key).alias("_bucket"))
+        df.select(*datasets, key).filter(F.col(key).isNotNull())
+        .groupBy(*datasets, _id_bucket(key).alias("_bucket"))
         .agg(F.count("*").alias("_rows"), F.bit_or(bit).alias("_bits"))
         .filter(F.col("_rows") > F.bit_count("_bits"))
-        .select("_bucket")
+        .select(*datasets, "_bucket")
     )
 
 
-def _flag_duplicates(df: DataFrame, key: str, latest_first: Column | None) -> DataFrame:
+# the id by which each dataset's duplicates are found (SPEC §9)
+DUPLICATE_KEYS = {"catalog": "workout_id", "users": "user_id", "sessions": "session_id", "feedback": "feedback_id"}
+
+
+def duplicate_key(raw_df: DataFrame, dataset: str) -> Column:
+    """A dataset's duplicate key, parsed as its validation parses it (null: no valid id)."""
+    name = DUPLICATE_KEYS[dataset]
+    return _workout_id(raw_df, name) if name == "workout_id" else _int_id(raw_df, name)
+
+
+@dataclass(frozen=True)
+class DuplicateSearch:
+    """The duplicate buckets of several datasets (`_dataset`, `_bucket`, cached), and their number per dataset."""
+
+    datasets: tuple[str, ...]
+    buckets: DataFrame
+    counts: dict[str, int]
+
+    def of(self, dataset: str) -> tuple[DataFrame, int]:
+        code = self.datasets.index(dataset)
+        return self.buckets.filter(F.col("_dataset") == code).select("_bucket"), self.counts.get(dataset, 0)
+
+
+def search_duplicates(raw: dict[str, DataFrame]) -> DuplicateSearch:
+    """`duplicate_buckets` of several raw datasets by their `DUPLICATE_KEYS`, in one aggregation.
+
+    One job instead of one per dataset: a query's planning and scheduling are paid once,
+    and the small tables' few scan tasks run beside the event tables' many.
+    """
+    names = tuple(raw)
+    ids = [df.select(F.lit(code).alias("_dataset"), duplicate_key(df, name).alias("_id"))
+           for code, (name, df) in enumerate(raw.items())]
+    buckets = duplicate_buckets(reduce(DataFrame.unionByName, ids), "_id", ("_dataset",)).cache()
+    # one row per dataset that has a repeat
+    counts = {names[r["_dataset"]]: int(r["count"]) for r in buckets.groupBy("_dataset").count().collect()}
+    if not counts:
+        buckets.unpersist()
+    return DuplicateSearch(names, buckets, counts)
+
+
+def _flag_duplicates(df: DataFrame, key: str, latest_first: Column | None,
+                     found: tuple[DataFrame, int] | None = None) -> DataFrame:
     """Among rows not rejected so far: keep one per `key` (latest timestamp, then first in input).
 
-    The buckets with a repeated id are found first (`duplicate_buckets`, one small
-    job, cached); on clean data there are none and the rows pass through untouched.
+    The buckets with a repeated id are found first: `found` (buckets, how many) from
+    `search_duplicates`, or else `duplicate_buckets` here (one small job, cached); on
+    clean data there are none and the rows pass through untouched.
     Otherwise only the rows of those buckets not rejected so far are ranked by key, and
     the losers are flagged through a join on the row's unique `_row_order`.
     """
-    buckets = duplicate_buckets(df, key).cache()
-    n_buckets = buckets.count()
+    if found is None:
+        buckets = duplicate_buckets(df, key).cache()
+        n_buckets = buckets.count()
+        if not n_buckets:
+            buckets.unpersist()
+    else:
+        buckets, n_buckets = found
     if not n_buckets:
-        buckets.unpersist()
         return df
     small = n_buckets <= BROADCAST_BUCKETS_MAX  # then the losers (about one per bucket) are few too
     if small:
@@ -206,6 +253,10 @@ def _flag_duplicates(df: DataFrame, key: str, latest_first: Column | None) -> Da
         .withColumn("reason", F.when(F.col("_duplicate"), F.lit(REASON_CODE["duplicate"])).otherwise(F.col("reason")))
         .drop("_duplicate")
     )
+
+
+def _found(duplicates: DuplicateSearch | None, dataset: str) -> tuple[DataFrame, int] | None:
+    return None if duplicates is None else duplicates.of(dataset)
 
 
 # A user's profile columns as read (text, '' when missing), until they are normalised: many users
@@ -231,7 +282,7 @@ def with_user_profile(df: DataFrame) -> DataFrame:
     })
 
 
-def validate_users(raw_df: DataFrame) -> Validated:
+def validate_users(raw_df: DataFrame, duplicates: DuplicateSearch | None = None) -> Validated:
     """Users flagged by id and field checks and duplicates; the `RAW_PROFILE` columns kept beside
     the normalised ones, for `intake.profile_counts`."""
     user_id = _int_id(raw_df, "user_id")
@@ -247,13 +298,13 @@ def validate_users(raw_df: DataFrame) -> Validated:
               for c, raw in zip(PROFILE_SOURCES, RAW_PROFILE, strict=True)),
             "reason", "record", SOURCE_FILE, ROW_ORDER,
         )
-        .transform(_flag_duplicates, "user_id", None)
+        .transform(_flag_duplicates, "user_id", None, _found(duplicates, "users"))
         .transform(with_user_profile)
     )
     return Validated("users", flagged, USER_COLUMNS)
 
 
-def validate_catalog(raw_df: DataFrame) -> Validated:
+def validate_catalog(raw_df: DataFrame, duplicates: DuplicateSearch | None = None) -> Validated:
     workout_id = _workout_id(raw_df, "workout_id")
     workout_type = F.lower(_text(raw_df, "workout_type"))
     checks = _with_key_checks(raw_df, CATALOG, {"workout_id": workout_id}) + [
@@ -277,7 +328,7 @@ def validate_catalog(raw_df: DataFrame) -> Validated:
             tags.alias("tags"),
             "reason", "record", SOURCE_FILE, ROW_ORDER,
         )
-        .transform(_flag_duplicates, "workout_id", None)
+        .transform(_flag_duplicates, "workout_id", None, _found(duplicates, "catalog"))
     )
     columns = ("workout_id", "title", "instructor", "instructor_id",
                "workout_type", "fitness_level", "duration", "tags")
@@ -329,7 +380,8 @@ ENRICHED = ("al_code", "type_set", "type_idx", "in_segment")
 
 def _validate_events(raw_df: DataFrame, dataset: Dataset, int_ids: tuple[str, ...],
                      outcome: tuple[str, Column, Column, str], time_column: str,
-                     known: tuple[DataFrame, DataFrame, Codes, bool]) -> Validated:
+                     known: tuple[DataFrame, DataFrame, Codes, bool],
+                     duplicates: DuplicateSearch | None) -> Validated:
     """Sessions or feedback: ids, the 0/1 outcome, the time, duplicates by the first id, known ids.
 
     `outcome` is (column, value, is bad, reason); `known` is (users, catalog, codes, broadcast users).
@@ -347,24 +399,24 @@ def _validate_events(raw_df: DataFrame, dataset: Dataset, int_ids: tuple[str, ..
         .transform(_flag, checks)
         .select(*(c.alias(n) for n, c in ids.items()), outcome_value.alias(outcome_name),
                 time_value.alias(time_column), "reason", "record", SOURCE_FILE, ROW_ORDER)
-        .transform(_flag_duplicates, int_ids[0], F.col(time_column).desc())
+        .transform(_flag_duplicates, int_ids[0], F.col(time_column).desc(), _found(duplicates, dataset.name))
         .transform(_with_known_ids, *known)
     )
     return Validated(dataset.name, flagged, (*ids, outcome_name, time_column) + ENRICHED)
 
 
 def validate_sessions(raw_df: DataFrame, users_df: DataFrame, catalog_df: DataFrame, codes: Codes,
-                      broadcast_users: bool = True) -> Validated:
+                      broadcast_users: bool = True, duplicates: DuplicateSearch | None = None) -> Validated:
     """`users_df`: accepted users with `al_code` and `type_set` (see `coldstart.codes`)."""
     completed, bad_completed = _completed(raw_df)
     return _validate_events(raw_df, SESSIONS, ("session_id", "user_id"),
                             ("completed", completed, bad_completed, "bad_completed"), "timestamp",
-                            (users_df, catalog_df, codes, broadcast_users))
+                            (users_df, catalog_df, codes, broadcast_users), duplicates)
 
 
 def validate_feedback(raw_df: DataFrame, users_df: DataFrame, catalog_df: DataFrame, codes: Codes,
-                      broadcast_users: bool = True) -> Validated:
+                      broadcast_users: bool = True, duplicates: DuplicateSearch | None = None) -> Validated:
     liked = _binary(raw_df, "liked")
     return _validate_events(raw_df, FEEDBACK, ("feedback_id", "session_id", "user_id"),
                             ("liked", liked, liked.isNull(), "bad_liked"), "feedback_time",
-                            (users_df, catalog_df, codes, broadcast_users))
+                            (users_df, catalog_df, codes, broadcast_users), duplicates)

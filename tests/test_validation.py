@@ -209,6 +209,24 @@ def test_duplicate_buckets_are_the_64_id_groups_holding_a_repeat(spark):
     assert found == [-2, 1, 3]
 
 
+def test_one_duplicate_search_keeps_the_datasets_apart(spark):
+    """`search_duplicates` groups every dataset's ids in one aggregation, by (dataset, bucket):
+    the same id in two datasets is no repeat, and each dataset gets only its own buckets."""
+    users = spark.createDataFrame([("5",), ("7",), ("7",), ("x",)], "user_id string")  # 'x': no id, no bucket
+    sessions = spark.createDataFrame([(5,), (70,), (130,), (130,), (131,)], "session_id long")
+    catalog = spark.createDataFrame([("w5",), ("5",)], "workout_id string")  # w5 and 5: one workout id, twice
+    feedback = spark.createDataFrame([(5,)], "feedback_id long")
+    found = validation.search_duplicates({"catalog": catalog, "users": users, "sessions": sessions,
+                                          "feedback": feedback})
+    # users: 7, 7 -> bucket 7 >> 6 = 0; sessions: 130, 130, 131 -> bucket 2 (3 rows, 2 bits), 5 and 70
+    # alone in buckets 0 and 1; catalog: 5 twice -> bucket 0; feedback: 5 once -> nothing.
+    # Users' and sessions' id 5 (both bucket 0) are not a repeat of each other.
+    assert found.counts == {"users": 1, "sessions": 1, "catalog": 1}
+    got = {name: sorted(r["_bucket"] for r in found.of(name)[0].collect()) for name in found.datasets}
+    assert got == {"catalog": [0], "users": [0], "sessions": [2], "feedback": []}
+    assert found.of("feedback")[1] == 0
+
+
 def test_a_rejected_repeat_does_not_make_a_duplicate(spark):
     """Duplicates are among the rows not rejected so far: a repeat that is already rejected
     (here for its timestamp) leaves the accepted row alone, although its bucket is searched."""
