@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +34,6 @@ from coldstart.validation import (
     DUPLICATE_KEYS,
     RAW_PROFILE,
     REASONS,
-    DuplicateSearch,
     Validated,
     reason_name,
     search_duplicates,
@@ -108,30 +106,24 @@ def _reason_from_key() -> Column:
 BROADCAST_PROFILES_MAX = 200_000
 
 
-def raw_profile_counts(users: Validated) -> DataFrame:
-    """Users counted by (reason, profile as read): the one pass over the users that
-    `profile_counts` needs, and it does not need the catalog's types. Rejected users are
-    counted by reason only."""
-    accepted = F.col("reason").isNull()
-    return (
-        users.flagged.groupBy(_reason_key(), *(F.when(accepted, F.col(k)).alias(k) for k in RAW_PROFILE))
-        .agg(F.count("*").alias("users"))
-        .withColumn("reason", _reason_from_key())
-    )
-
-
-def profile_counts(users: Validated, types: tuple[str, ...], counted: DataFrame | None = None) -> DataFrame:
+def profile_counts(users: Validated, types: tuple[str, ...]) -> DataFrame:
     """Users counted by (reason, profile as read), each profile normalised once, persisted.
 
     Users share profiles (age group, level, preferred types as written): normalising
     per distinct profile instead of per user takes the string work off the users' pass.
     Accepted users' profiles get `type_set` (the catalog's types are known first) and
-    their unknown types as a comma-joined string, for the report.
-    `counted`: `raw_profile_counts(users)` when already computed.
+    their unknown types as a comma-joined string, for the report; rejected users are
+    counted by reason only.
     """
+    accepted = F.col("reason").isNull()
     type_codes = Codes((), (), types)
     known = string_array(types)
-    counted = (raw_profile_counts(users) if counted is None else counted).transform(with_user_profile)
+    counted = (
+        users.flagged.groupBy(_reason_key(), *(F.when(accepted, F.col(k)).alias(k) for k in RAW_PROFILE))
+        .agg(F.count("*").alias("users"))
+        .withColumn("reason", _reason_from_key())
+        .transform(with_user_profile)
+    )
     type_set = type_codes.type_set(F.col("preferred_types"))
     n_known = F.bit_count(type_set) if type_codes.uses_mask else F.size(type_set)
     return counted.select(
@@ -182,29 +174,17 @@ def compact_users(users: Validated, profiles: DataFrame, codes: Codes, n_profile
     )
 
 
-def _catalog_with_types(raw_catalog: DataFrame, duplicates: DuplicateSearch) -> tuple[Validated, tuple[str, ...]]:
-    """The catalog validated and persisted, and its workout types, sorted."""
-    catalog = _kept(validate_catalog(raw_catalog, duplicates))
-    type_rows = catalog.accepted.select("workout_type").distinct().collect()  # the catalog's types
-    return catalog, tuple(sorted(r["workout_type"] for r in type_rows))
-
-
 def validate_inputs(raw: RawInputs, stages: Stages, cfg: Config | None = None) -> ValidatedInputs:
     """Flag every row of every dataset (SPEC §9); users counted by profile, the catalog persisted."""
     cfg = cfg or Config()
     with stages.stage("validate"):
         duplicates = search_duplicates({name: raw.frame(name) for name in DUPLICATE_KEYS})
         log.info("duplicate buckets: %s", duplicates.counts or "none")
+        catalog = _kept(validate_catalog(raw.catalog, duplicates))
+        type_rows = catalog.accepted.select("workout_type").distinct().collect()  # the catalog's types
+        types = tuple(sorted(r["workout_type"] for r in type_rows))
         users = validate_users(raw.users, duplicates)
-        # The catalog's persist is one task (a small table) that also pays one-time JVM costs (the
-        # ICU case mapping's set-up, ~1-2 s): the users are counted by profile on the other core
-        # meanwhile, in a second thread (Spark runs the two jobs side by side).
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="coldstart-catalog") as pool:
-            catalog_job = pool.submit(_catalog_with_types, raw.catalog, duplicates)
-            counted = raw_profile_counts(users).persist(StorageLevel.MEMORY_AND_DISK)
-            stages.count("user_profiles_read", counted.count())
-            catalog, types = catalog_job.result()
-        profiles = profile_counts(users, types, counted)
+        profiles = profile_counts(users, types)
         user_groups = group_users(profiles, types)
         codes = codes_from(user_groups, types)
         accepted_groups = [g for g in user_groups if g["reason"] is None]
