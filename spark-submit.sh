@@ -108,6 +108,11 @@ PY
 args=(--master "$master" --deploy-mode "$deploy_mode" --py-files "$zip_file"
       --files "$here/conf/coldstart.toml")
 
+if [[ -n "$archive" ]]; then
+  # conf/ is not SPARK_CONF_DIR here (see above); before COLDSTART_SPARK_OPTS, which may name another
+  args+=(--properties-file "$here/conf/spark-defaults.conf")
+fi
+
 jdbc_jar="${COLDSTART_JDBC_JAR:-/usr/share/java/mariadb-java-client.jar}"
 if [[ -f "$jdbc_jar" ]]; then
   args+=(--jars "$jdbc_jar")
@@ -135,7 +140,6 @@ fi
 if [[ -z "$archive" ]]; then
   exec "$submit" "${args[@]}" "$job" "$@"
 fi
-args+=(--properties-file "$here/conf/spark-defaults.conf")
 if [[ -f "$archive" ]]; then
   export SPARK_SUBMIT_OPTS="$SPARK_SUBMIT_OPTS -XX:SharedArchiveFile=$archive"
   exec "$submit" "${args[@]}" "$job" "$@"
