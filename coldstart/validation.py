@@ -217,23 +217,22 @@ def search_duplicates(raw: dict[str, DataFrame]) -> DuplicateSearch:
     return DuplicateSearch(names, buckets, counts)
 
 
-def _flag_duplicates(df: DataFrame, key: str, latest_first: Column | None,
-                     found: tuple[DataFrame, int] | None = None) -> DataFrame:
-    """Among rows not rejected so far: keep one per `key` (latest timestamp, then first in input).
+def _searched(duplicates: DuplicateSearch | None, dataset: str, raw_df: DataFrame) -> DuplicateSearch:
+    """`duplicates` when the caller searched several datasets at once, else this dataset's own search."""
+    return duplicates if duplicates is not None else search_duplicates({dataset: raw_df})
 
-    The buckets with a repeated id are found first: `found` (buckets, how many) from
-    `search_duplicates`, or else `duplicate_buckets` here (one small job, cached); on
-    clean data there are none and the rows pass through untouched.
-    Otherwise only the rows of those buckets not rejected so far are ranked by key, and
+
+def _flag_duplicates(df: DataFrame, dataset: str, latest_first: Column | None,
+                     duplicates: DuplicateSearch) -> DataFrame:
+    """Among rows not rejected so far: keep one per id (`DUPLICATE_KEYS`; latest timestamp, then first in input).
+
+    The buckets with a repeated id come from `search_duplicates` (one small job, cached);
+    on clean data there are none and the rows pass through untouched.
+    Otherwise only the rows of those buckets not rejected so far are ranked by id, and
     the losers are flagged through a join on the row's unique `_row_order`.
     """
-    if found is None:
-        buckets = duplicate_buckets(df, key).cache()
-        n_buckets = buckets.count()
-        if not n_buckets:
-            buckets.unpersist()
-    else:
-        buckets, n_buckets = found
+    key = DUPLICATE_KEYS[dataset]
+    buckets, n_buckets = duplicates.of(dataset)
     if not n_buckets:
         return df
     small = n_buckets <= BROADCAST_BUCKETS_MAX  # then the losers (about one per bucket) are few too
@@ -253,10 +252,6 @@ def _flag_duplicates(df: DataFrame, key: str, latest_first: Column | None,
         .withColumn("reason", F.when(F.col("_duplicate"), F.lit(REASON_CODE["duplicate"])).otherwise(F.col("reason")))
         .drop("_duplicate")
     )
-
-
-def _found(duplicates: DuplicateSearch | None, dataset: str) -> tuple[DataFrame, int] | None:
-    return None if duplicates is None else duplicates.of(dataset)
 
 
 # A user's profile columns as read (text, '' when missing), until they are normalised: many users
@@ -298,7 +293,7 @@ def validate_users(raw_df: DataFrame, duplicates: DuplicateSearch | None = None)
               for c, raw in zip(PROFILE_SOURCES, RAW_PROFILE, strict=True)),
             "reason", "record", SOURCE_FILE, ROW_ORDER,
         )
-        .transform(_flag_duplicates, "user_id", None, _found(duplicates, "users"))
+        .transform(_flag_duplicates, "users", None, _searched(duplicates, "users", raw_df))
         .transform(with_user_profile)
     )
     return Validated("users", flagged, USER_COLUMNS)
@@ -328,7 +323,7 @@ def validate_catalog(raw_df: DataFrame, duplicates: DuplicateSearch | None = Non
             tags.alias("tags"),
             "reason", "record", SOURCE_FILE, ROW_ORDER,
         )
-        .transform(_flag_duplicates, "workout_id", None, _found(duplicates, "catalog"))
+        .transform(_flag_duplicates, "catalog", None, _searched(duplicates, "catalog", raw_df))
     )
     columns = ("workout_id", "title", "instructor", "instructor_id",
                "workout_type", "fitness_level", "duration", "tags")
@@ -382,7 +377,7 @@ def _validate_events(raw_df: DataFrame, dataset: Dataset, int_ids: tuple[str, ..
                      outcome: tuple[str, Column, Column, str], time_column: str,
                      known: tuple[DataFrame, DataFrame, Codes, bool],
                      duplicates: DuplicateSearch | None) -> Validated:
-    """Sessions or feedback: ids, the 0/1 outcome, the time, duplicates by the first id, known ids.
+    """Sessions or feedback: ids, the 0/1 outcome, the time, duplicates by their id (`DUPLICATE_KEYS`), known ids.
 
     `outcome` is (column, value, is bad, reason); `known` is (users, catalog, codes, broadcast users).
     """
@@ -399,7 +394,8 @@ def _validate_events(raw_df: DataFrame, dataset: Dataset, int_ids: tuple[str, ..
         .transform(_flag, checks)
         .select(*(c.alias(n) for n, c in ids.items()), outcome_value.alias(outcome_name),
                 time_value.alias(time_column), "reason", "record", SOURCE_FILE, ROW_ORDER)
-        .transform(_flag_duplicates, int_ids[0], F.col(time_column).desc(), _found(duplicates, dataset.name))
+        .transform(_flag_duplicates, dataset.name, F.col(time_column).desc(),
+                   _searched(duplicates, dataset.name, raw_df))
         .transform(_with_known_ids, *known)
     )
     return Validated(dataset.name, flagged, (*ids, outcome_name, time_column) + ENRICHED)

@@ -236,7 +236,8 @@ def test_a_rejected_repeat_does_not_make_a_duplicate(spark):
                                f"session_id long, user_id long, reason int, timestamp string, "
                                f"{SOURCE_FILE} string, {ROW_ORDER} long").withColumn("timestamp", F.col("timestamp")
                                                                                     .cast("timestamp"))
-    flagged = validation._flag_duplicates(df, "session_id", F.col("timestamp").desc())
+    flagged = validation._flag_duplicates(df, "sessions", F.col("timestamp").desc(),
+                                          validation.search_duplicates({"sessions": df}))
     got = sorted((r["session_id"], r[ROW_ORDER], r["reason"]) for r in flagged.collect())
     duplicate = validation.REASON_CODE["duplicate"]
     # id 1: row 0 kept (row 1 was rejected before); id 2: the later row 3 kept, row 2 a duplicate
