@@ -34,6 +34,7 @@ from coldstart.runtime import (  # noqa: E402
     setup_logging,
 )
 from coldstart.sources import InputError, read_inputs  # noqa: E402
+from coldstart.warmup import start_warmup  # noqa: E402
 
 log = logging.getLogger("coldstart.evaluate")
 
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     cfg = config_from_args(args)
     spark = build_session("coldstart-evaluate")
+    start_warmup(spark)  # while the inputs' headers are read (coldstart/warmup.py)
     stages = Stages()
     try:
         raw = read_inputs(spark, args.input)

@@ -36,6 +36,7 @@ from coldstart.runtime import (  # noqa: E402
     setup_logging,
 )
 from coldstart.sources import InputError, read_inputs  # noqa: E402
+from coldstart.warmup import start_warmup  # noqa: E402
 
 log = logging.getLogger("coldstart.recommend")
 SHOWN_SEGMENTS = 3
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     cfg = config_from_args(args)
     spark = build_session("coldstart-recommend")
+    start_warmup(spark)  # while the inputs' headers are read (coldstart/warmup.py)
     fs = HadoopFs(spark)
     run_id = new_run_id()
     try:
