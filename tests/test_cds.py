@@ -45,6 +45,8 @@ def test_first_run_writes_the_archive_and_the_next_maps_it(tmp_path: Path) -> No
     # conf/log4j2.properties still applies without conf/ on the class path: Spark's default profile
     # would log at INFO, and the native-library warning is silenced there
     assert "INFO" not in first.stderr and "NativeCodeLoader" not in first.stderr, first.stderr[-3000:]
+    # the driver JVM read conf/jit-directives.json (printed by the JVM, on stderr)
+    assert "1 compiler directives added" in first.stderr and "directives" not in first.stdout
     archives = sorted(p.name for p in cds_dir.iterdir())
     assert len(archives) == 1 and archives[0].startswith("probe-") and archives[0].endswith(".jsa"), archives
 
