@@ -23,6 +23,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# JVM options for the driver (in local mode: the whole application), after any the caller set
+driver_jvm_opts() { SPARK_SUBMIT_OPTS="${SPARK_SUBMIT_OPTS:+$SPARK_SUBMIT_OPTS }$*"; export SPARK_SUBMIT_OPTS; }
 venv="${COLDSTART_VENV:-$here/.venv}"
 master="${SPARK_MASTER:-local[*]}"
 deploy_mode="${SPARK_DEPLOY_MODE:-client}"
@@ -79,8 +81,7 @@ if [[ "$cds_mode" == on || ( "$cds_mode" == auto && "$(basename "$job")" == reco
   cds_dir="${COLDSTART_CDS_DIR:-$here/build/cds}"
   mkdir -p "$cds_dir"
   archive="$cds_dir/$(basename "$job" .py)-$fingerprint.jsa"
-  SPARK_SUBMIT_OPTS="${SPARK_SUBMIT_OPTS:+$SPARK_SUBMIT_OPTS }-Dlog4j2.configurationFile=file:$here/conf/log4j2.properties"
-  export SPARK_SUBMIT_OPTS
+  driver_jvm_opts "-Dlog4j2.configurationFile=file:$here/conf/log4j2.properties"
 else
   export SPARK_CONF_DIR="${SPARK_CONF_DIR:-$here/conf}"
 fi
@@ -93,9 +94,8 @@ fi
 # a driver started on the cluster has no such file. The JVM refuses to start on a malformed file,
 # and prints how many directives it added: to stderr, not among the job's results.
 if [[ "$deploy_mode" == client ]]; then
-  SPARK_SUBMIT_OPTS="${SPARK_SUBMIT_OPTS:+$SPARK_SUBMIT_OPTS }-XX:+UnlockDiagnosticVMOptions"
-  SPARK_SUBMIT_OPTS+=" -XX:CompilerDirectivesFile=$here/conf/jit-directives.json -XX:+DisplayVMOutputToStderr"
-  export SPARK_SUBMIT_OPTS
+  driver_jvm_opts -XX:+UnlockDiagnosticVMOptions "-XX:CompilerDirectivesFile=$here/conf/jit-directives.json" \
+    -XX:+DisplayVMOutputToStderr
 fi
 
 # the package travels to the executors as a zip built from the working tree
@@ -151,7 +151,7 @@ if [[ -z "$archive" ]]; then
   exec "$submit" "${args[@]}" "$job" "$@"
 fi
 if [[ -f "$archive" ]]; then
-  export SPARK_SUBMIT_OPTS="$SPARK_SUBMIT_OPTS -XX:SharedArchiveFile=$archive"
+  driver_jvm_opts "-XX:SharedArchiveFile=$archive"
   exec "$submit" "${args[@]}" "$job" "$@"
 fi
 # first run: the JVM writes the archive as it exits (a temp name per process, kept only if the job
@@ -159,7 +159,7 @@ fi
 echo "coldstart: writing the driver's class-data archive at the end of this run (once): $archive" >&2
 tmp_archive="$archive.$$.tmp"
 trap 'rm -f "$tmp_archive"' EXIT
-export SPARK_SUBMIT_OPTS="$SPARK_SUBMIT_OPTS -XX:ArchiveClassesAtExit=$tmp_archive -Xlog:cds=off -Xlog:cds+dynamic=off"
+driver_jvm_opts "-XX:ArchiveClassesAtExit=$tmp_archive" -Xlog:cds=off -Xlog:cds+dynamic=off
 status=0
 "$submit" "${args[@]}" "$job" "$@" || status=$?
 if [[ $status -eq 0 && -s "$tmp_archive" ]]; then

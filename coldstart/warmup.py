@@ -21,7 +21,7 @@ import importlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pandas as pd
 from pyspark.sql import SparkSession
@@ -34,31 +34,27 @@ WORKER_MODULES = ("coldstart.mmr",)
 DRIVER_MODULES = ("sklearn.feature_extraction.text",)
 
 
-def _importer(modules: tuple[str, ...]) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
-    def import_in_worker(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for name in modules:
-            importlib.import_module(name)
-        yield from batches
-
-    return import_in_worker
+def _import_worker_modules(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    for name in WORKER_MODULES:
+        importlib.import_module(name)
+    yield from batches
 
 
-def warm_up(spark: SparkSession, worker_modules: tuple[str, ...] = WORKER_MODULES,
-            driver_modules: tuple[str, ...] = DRIVER_MODULES) -> None:
-    """Initialise the case mapping and one Python worker (one task), then import `driver_modules` here."""
+def warm_up(spark: SparkSession) -> None:
+    """Initialise the case mapping and one Python worker (one task), then import `DRIVER_MODULES` here."""
     start = time.perf_counter()
     try:
         text = F.col("id").cast("string")  # a column, not a literal: evaluated in the task, not folded away
         (spark.range(1, numPartitions=1).select(F.initcap(text).alias("a"), F.lower(text).alias("b"))
-         .mapInPandas(_importer(worker_modules), "a string, b string").collect())
-        for name in driver_modules:
+         .mapInPandas(_import_worker_modules, "a string, b string").collect())  # one row, built here
+        for name in DRIVER_MODULES:
             importlib.import_module(name)
     except Exception:  # never fails a run: the real work reports any problem itself
         # (also what happens when a run stops early, on bad input, with the warm-up still going)
         log.debug("warm-up did not finish", exc_info=True)
         return
     log.info("warm-up done in %.1f s (case mapping, a Python worker, %s)",
-             time.perf_counter() - start, ", ".join(driver_modules))
+             time.perf_counter() - start, ", ".join(DRIVER_MODULES))
 
 
 def start_warmup(spark: SparkSession) -> threading.Thread:
