@@ -81,6 +81,18 @@ def test_candidates_are_age_groups_times_levels_times_catalog(spark):
     assert [(r["workout_id"], r["al_code"]) for r in rows] == [(1, 3), (2, 3)]
 
 
+def test_age_levels_number_every_pair_in_the_jvm(spark):
+    codes = Codes(("18-25", "26-35", "36-45"), ("Advanced", "Beginner"), ("yoga",))
+    result = codes.age_levels(spark)
+    # al_code = age index * 2 levels + level index: 0..5
+    assert [tuple(r) for r in result.orderBy("al_code").collect()] == [
+        (0, "18-25", "Advanced"), (1, "18-25", "Beginner"), (2, "26-35", "Advanced"),
+        (3, "26-35", "Beginner"), (4, "36-45", "Advanced"), (5, "36-45", "Beginner")]
+    # no Python RDD behind it: reading one would start a Python worker mid-run
+    assert "ExistingRDD" not in result._jdf.queryExecution().executedPlan().toString()
+    assert Codes((), ("Beginner",), ("yoga",)).age_levels(spark).count() == 0
+
+
 BASE_COLS = ["segment_key", "workout_id", "views", "completions", "feedbacks", "likes",
              "global_views", "global_completions", "global_feedbacks", "global_likes"]
 
