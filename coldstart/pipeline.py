@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,17 +92,30 @@ def clean_inputs(validated: ValidatedInputs, cfg: Config, stages: Stages) -> Cle
 def aggregate(clean: Clean, stages: Stages) -> tuple[DataFrame, DataFrame]:
     """(candidates with their counts and last_played, per-workout global counts): both small, cached."""
     with stages.stage("aggregate"):
-        return _candidate_table(clean.codes, clean.catalog, session_counts(clean.sessions),
-                                feedback_counts(clean.feedback), stages)
+        base_df, workouts_df = _candidate_table(clean.codes, clean.catalog, session_counts(clean.sessions),
+                                                feedback_counts(clean.feedback))
+        stages.count("candidates", base_df.count())
+        return base_df, workouts_df
 
 
-def _candidate_table(codes: Codes, catalog_df: DataFrame, sessions_agg: DataFrame, feedback_agg: DataFrame,
-                     stages: Stages) -> tuple[DataFrame, DataFrame]:
+def _candidate_table(codes: Codes, catalog_df: DataFrame, sessions_agg: DataFrame,
+                     feedback_agg: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(candidates with their counts, per-workout global counts), both cached, neither computed yet."""
     sessions_agg, feedback_agg = sessions_agg.cache(), feedback_agg.cache()
     base_df = join_counts(candidates(codes, catalog_df), sessions_agg, feedback_agg).cache()
-    workouts_df = workout_counts(sessions_agg, feedback_agg).cache()
-    stages.count("candidates", base_df.count())
-    return base_df, workouts_df
+    return base_df, workout_counts(sessions_agg, feedback_agg).cache()
+
+
+def _tag_vectors(catalog: DataFrame, stages: Stages) -> TagVectors:
+    with stages.stage("tfidf"):
+        return catalog_tag_vectors(catalog)
+
+
+def _flags(workouts_df: DataFrame, catalog: DataFrame, cfg: Config, as_of: str | None, stages: Stages) -> DataFrame:
+    with stages.stage("flags"):
+        flags = flag_instructors(instructor_counts(workouts_df, catalog), cfg.smoothing, cfg.flags, as_of).cache()
+        stages.count("instructor_flags", flags.count())
+    return flags
 
 
 def score(base_df: DataFrame, as_of_micros: int | None, cfg: Config) -> DataFrame:
@@ -144,17 +158,21 @@ def run(raw: RawInputs, cfg: Config, stages: Stages | None = None) -> PipelineRe
     report.update(as_of=as_of, events_after_as_of=summary.after_as_of())
     catalog = inputs["catalog"].accepted
     spark = catalog.sparkSession
-    with stages.stage("aggregate"):
-        base_df, workouts_df = _candidate_table(inputs.codes, catalog, summary.accepted_counts(spark, "sessions"),
-                                                summary.accepted_counts(spark, "feedback"), stages)
     report.update(segment_user_stats(inputs.user_groups, inputs.codes))
-    with stages.stage("tfidf"):
-        vectors = catalog_tag_vectors(catalog)
-    with stages.stage("score_and_rerank"):
-        recommendations = recommend(base_df, as_of_micros, vectors, cfg).cache()
-        report["recommendations"] = stages.count("recommendations", recommendations.count())
-    with stages.stage("flags"):
-        flags = flag_instructors(instructor_counts(workouts_df, catalog), cfg.smoothing, cfg.flags, as_of).cache()
-        report["instructor_flags"] = stages.count("instructor_flags", flags.count())
+    # The flags and the TF-IDF fit need neither the candidate table nor each other: they run
+    # in threads beside the aggregate and the rerank. Each of these small queries leaves a core
+    # idle while the driver plans it; together they fill it.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="coldstart-tail") as pool:
+        with stages.stage("aggregate"):
+            base_df, workouts_df = _candidate_table(inputs.codes, catalog, summary.accepted_counts(spark, "sessions"),
+                                                    summary.accepted_counts(spark, "feedback"))
+            flags_future = pool.submit(_flags, workouts_df, catalog, cfg, as_of, stages)
+            vectors_future = pool.submit(_tag_vectors, catalog, stages)
+            stages.count("candidates", base_df.count())
+        with stages.stage("score_and_rerank"):
+            recommendations = recommend(base_df, as_of_micros, vectors_future.result(), cfg).cache()
+            report["recommendations"] = stages.count("recommendations", recommendations.count())
+        flags = flags_future.result()
+    report["instructor_flags"] = stages.rows["instructor_flags"]
     report["timings"] = stages.timings
     return PipelineResult(recommendations, flags, dict(inputs), report)
