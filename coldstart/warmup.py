@@ -1,6 +1,6 @@
 """One-time start-up costs paid in the background, while the driver reads the inputs' headers.
 
-Three costs that a run pays one after the other, each once per process, can be paid at
+Two costs that a run pays one after the other, each once per process, can be paid at
 the start instead, when one of the two cores is idle (the driver then works alone: it
 lists files and reads Parquet footers):
 - Spark's ICU case mapping (`lower`, `initcap`) initialises its tables the first time it
@@ -9,8 +9,7 @@ lists files and reads Parquet footers):
   pandas, pyarrow, numpy and scipy in it: ~2 s of the MMR stage of a cold run, against
   0.25 s for the MMR itself. A one-row `mapInPandas` that imports `WORKER_MODULES` leaves
   an idle worker with all of that loaded, and the MMR reuses it (workers are reused:
-  `spark.python.worker.reuse`, on by default);
-- scikit-learn's import (~1 s), for the TF-IDF fit on the driver.
+  `spark.python.worker.reuse`, on by default).
 Measured in alternating runs (BENCHMARKS.md): about -3 s of a 33-40 s run at 100k users, -2.7 s
 on average at 1M (4 pairs).
 Nothing here changes a result: a warm-up that fails is logged (debug) and the run goes on.
@@ -31,7 +30,6 @@ log = logging.getLogger(__name__)
 
 # what the MMR's pandas UDF imports in its worker (`rerank.py` pickles a closure over `coldstart.mmr`)
 WORKER_MODULES = ("coldstart.mmr",)
-DRIVER_MODULES = ("sklearn.feature_extraction.text",)
 
 
 def _import_worker_modules(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -41,20 +39,17 @@ def _import_worker_modules(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataF
 
 
 def warm_up(spark: SparkSession) -> None:
-    """Initialise the case mapping and one Python worker (one task), then import `DRIVER_MODULES` here."""
+    """Initialise the case mapping and one Python worker (one task)."""
     start = time.perf_counter()
     try:
         text = F.col("id").cast("string")  # a column, not a literal: evaluated in the task, not folded away
         (spark.range(1, numPartitions=1).select(F.initcap(text).alias("a"), F.lower(text).alias("b"))
          .mapInPandas(_import_worker_modules, "a string, b string").collect())  # one row, built here
-        for name in DRIVER_MODULES:
-            importlib.import_module(name)
     except Exception:  # never fails a run: the real work reports any problem itself
         # (also what happens when a run stops early, on bad input, with the warm-up still going)
         log.debug("warm-up did not finish", exc_info=True)
         return
-    log.info("warm-up done in %.1f s (case mapping, a Python worker, %s)",
-             time.perf_counter() - start, ", ".join(DRIVER_MODULES))
+    log.info("warm-up done in %.1f s (case mapping, a Python worker)", time.perf_counter() - start)
 
 
 def start_warmup(spark: SparkSession) -> threading.Thread:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coldstart.mmr import fit_tag_vectors, mmr_select, relevance, rerank_segment, top_pool
+from coldstart.mmr import fit_tag_vectors, mmr_select, relevance, rerank_segment, tfidf_matrix, top_pool
 
 
 def frame(rows: list[tuple[int, float]]) -> pd.DataFrame:
@@ -27,6 +27,31 @@ def test_tfidf_uses_whole_tags_smooth_idf_and_l2_norm():
     assert cos[0, 0] == pytest.approx(1.0)
     # "low impact" is one term, not two words
     assert vectors.matrix.shape[1] == 3
+
+
+def _same_bits(ours, theirs) -> bool:
+    return (ours.shape == theirs.shape and np.array_equal(ours.indptr, theirs.indptr)
+            and np.array_equal(ours.indices, theirs.indices) and np.array_equal(ours.data, theirs.data))
+
+
+def test_tfidf_is_bit_identical_to_scikit_learn_storage_order_included():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):  # corpora of 1-300 docs, 0-12 tags each (repeats too), 1-50 distinct tags
+        vocabulary = [f"tag {i}" for i in range(rng.integers(1, 50))]
+        docs = [[str(t) for t in rng.choice(vocabulary, size=rng.integers(0, 12))]
+                for _ in range(rng.integers(1, 300))]
+        if not any(docs):
+            continue
+        expected = TfidfVectorizer(analyzer=lambda d: d).fit_transform(docs)
+        assert _same_bits(tfidf_matrix(docs), expected)
+    # what needs the storage order: "z" is used first, then "a" and "m", so row 2 keeps z, a, m
+    # (features 2, 0, 1) and its norm sums z^2 + a^2 + m^2 in that order, as scikit-learn does
+    docs = [["z"], ["a", "m", "z"], ["m"], ["a"]]
+    ours, theirs = tfidf_matrix(docs), TfidfVectorizer(analyzer=lambda d: d).fit_transform(docs)
+    assert ours.indices[1:4].tolist() == theirs.indices[1:4].tolist() == [2, 0, 1]
+    assert _same_bits(ours, theirs)
 
 
 def test_workout_without_tags_is_similar_to_nothing():
