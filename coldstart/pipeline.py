@@ -111,11 +111,12 @@ def _tag_vectors(catalog: DataFrame, stages: Stages) -> TagVectors:
         return catalog_tag_vectors(catalog)
 
 
-def _flags(workouts_df: DataFrame, catalog: DataFrame, cfg: Config, as_of: str | None, stages: Stages) -> DataFrame:
+def _flags(workouts_df: DataFrame, catalog: DataFrame, cfg: Config, as_of: str | None,
+           stages: Stages) -> tuple[DataFrame, int]:
+    """The instructor flags (cached) and their number."""
     with stages.stage("flags"):
         flags = flag_instructors(instructor_counts(workouts_df, catalog), cfg.smoothing, cfg.flags, as_of).cache()
-        stages.count("instructor_flags", flags.count())
-    return flags
+        return flags, stages.count("instructor_flags", flags.count())
 
 
 def score(base_df: DataFrame, as_of_micros: int | None, cfg: Config) -> DataFrame:
@@ -161,7 +162,7 @@ def run(raw: RawInputs, cfg: Config, stages: Stages | None = None) -> PipelineRe
     report.update(segment_user_stats(inputs.user_groups, inputs.codes))
     # The flags and the TF-IDF fit need neither the candidate table nor each other: they run
     # in threads beside the aggregate and the rerank. Each of these small queries leaves a core
-    # idle while the driver plans it; together they fill it.
+    # idle while the driver plans it; together they fill it. (Their stage timings overlap.)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="coldstart-tail") as pool:
         with stages.stage("aggregate"):
             base_df, workouts_df = _candidate_table(inputs.codes, catalog, summary.accepted_counts(spark, "sessions"),
@@ -172,7 +173,6 @@ def run(raw: RawInputs, cfg: Config, stages: Stages | None = None) -> PipelineRe
         with stages.stage("score_and_rerank"):
             recommendations = recommend(base_df, as_of_micros, vectors_future.result(), cfg).cache()
             report["recommendations"] = stages.count("recommendations", recommendations.count())
-        flags = flags_future.result()
-    report["instructor_flags"] = stages.rows["instructor_flags"]
+        flags, report["instructor_flags"] = flags_future.result()
     report["timings"] = stages.timings
     return PipelineResult(recommendations, flags, dict(inputs), report)
