@@ -102,8 +102,10 @@ def _candidate_table(codes: Codes, catalog_df: DataFrame, sessions_agg: DataFram
                      feedback_agg: DataFrame) -> tuple[DataFrame, DataFrame]:
     """(candidates with their counts, per-workout global counts), both cached, neither computed yet."""
     sessions_agg, feedback_agg = sessions_agg.cache(), feedback_agg.cache()
-    base_df = join_counts(candidates(codes, catalog_df), sessions_agg, feedback_agg).cache()
-    return base_df, workout_counts(sessions_agg, feedback_agg).cache()
+    # cached first: the candidate table's plan then reads these global counts from the cache
+    # instead of computing them a second time (the cache matches them by their plan)
+    workouts_df = workout_counts(sessions_agg, feedback_agg).cache()
+    return join_counts(candidates(codes, catalog_df), sessions_agg, feedback_agg).cache(), workouts_df
 
 
 def _tag_vectors(catalog: DataFrame, stages: Stages) -> TagVectors:
