@@ -76,19 +76,23 @@ class Codes:
             return [t for i, t in enumerate(self.types) if type_set >> i & 1]
         return [self.types[i] for i in type_set]
 
+    def age_level_names(self, al_code: Column) -> dict[str, Column]:
+        """`age_group` and `fitness_level` back from an `al_code` (the inverse of `al_code`)."""
+        n_levels = max(len(self.levels), 1)
+        return {
+            "age_group": F.element_at(string_array(self.age_groups), (al_code / n_levels).cast("int") + 1),
+            "fitness_level": F.element_at(string_array(self.levels), al_code % n_levels + 1),
+        }
+
     def age_levels(self, spark: SparkSession) -> DataFrame:
         """(al_code, age_group, fitness_level) for every combination: the universe's first two axes.
 
         Built from `spark.range` in the JVM: a DataFrame from a Python list is a Python RDD,
         and reading it started a second Python worker in the middle of the run (~1 s).
         """
-        n_levels = len(self.levels)
         code = F.col("id").cast("int")
-        return spark.range(len(self.age_groups) * n_levels).select(
-            code.alias("al_code"),
-            F.element_at(string_array(self.age_groups), (code / F.lit(n_levels)).cast("int") + 1).alias("age_group"),
-            F.element_at(string_array(self.levels), code % F.lit(n_levels) + 1).alias("fitness_level"),
-        )
+        return spark.range(len(self.age_groups) * len(self.levels)).select(
+            code.alias("al_code"), *(name.alias(column) for column, name in self.age_level_names(code).items()))
 
     def decode_preferred(self, type_set: Column) -> Column:
         """The mask back to an array of type names (for frames that want the names)."""
@@ -99,11 +103,8 @@ class Codes:
 
     def with_names(self, df: DataFrame) -> DataFrame:
         """Events with codes -> also `age_group`, `fitness_level`, `workout_type`, `preferred_types`."""
-        n_levels = max(len(self.levels), 1)
-        ages, levels, types = (string_array(values) for values in (self.age_groups, self.levels, self.types))
         return df.withColumns({
-            "age_group": F.element_at(ages, (F.col("al_code") / n_levels).cast("int") + 1),
-            "fitness_level": F.element_at(levels, F.col("al_code") % n_levels + 1),
-            "workout_type": F.element_at(types, F.col("type_idx") + 1),
+            **self.age_level_names(F.col("al_code")),
+            "workout_type": F.element_at(string_array(self.types), F.col("type_idx") + 1),
             "preferred_types": self.decode_preferred(F.col("type_set")),
         })

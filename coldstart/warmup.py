@@ -11,7 +11,8 @@ lists files and reads Parquet footers):
   an idle worker with all of that loaded, and the MMR reuses it (workers are reused:
   `spark.python.worker.reuse`, on by default).
 Measured in alternating runs (BENCHMARKS.md): about -3 s of a 33-40 s run at 100k users, -2.7 s
-on average at 1M (4 pairs).
+on average at 1M (4 pairs); that warm-up also imported scikit-learn on the driver, which the
+TF-IDF no longer needs (`coldstart.mmr.tfidf_matrix`).
 Nothing here changes a result: a warm-up that fails is logged (debug) and the run goes on.
 """
 from __future__ import annotations
