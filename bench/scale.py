@@ -6,9 +6,13 @@
 
 For each size: generate the data once into data/bench/users_N (jobs/generate_data.py --format parquet,
 reused afterwards), run `./spark-submit.sh jobs/recommend.py` on it, then `./spark-submit.sh
-bench/floor_job.py` (scan sessions and feedback, count rows per workout). Both are timed from launch
-to exit (JVM start included, the same for both: each maps its class-data archive, see COLDSTART_CDS in
-spark-submit.sh; a run that writes the archive is run again), and the process tree's memory is sampled every 0.5 s.
+bench/floor_job.py` (scan sessions and feedback, count rows per workout), then the single-process
+peer `bench/pandas_peer.py` (the whole SPEC in pandas/numpy, written apart from the job) on the same
+data, whose results `bench/compare_outputs.py` compares with the job's (same workouts, same order,
+scores within 1e-9). All are timed from launch to exit (the Spark ones with JVM start, the same for
+both: each maps its class-data archive, see COLDSTART_CDS in spark-submit.sh; a run that writes the
+archive is run again), and the process tree's memory is sampled every 0.5 s. The peer is skipped when
+the machine's available memory is below what it would need (PEER_GIB_PER_MILLION_USERS, measured).
 The Markdown table goes to stdout and is appended to BENCHMARKS.md with the command and the machine.
 """
 from __future__ import annotations
@@ -37,6 +41,11 @@ QUIET_OPTS = "--conf spark.ui.showConsoleProgress=false"
 # what spark-submit.sh says when a run writes the class-data archive (see COLDSTART_CDS there)
 CDS_FIRST_RUN = "writing the driver's class-data archive"
 GIB = 1024**3
+# the peer's peak RSS per million users (measured: 1.2 GiB at 1M, 4.2 at 5M, 8.1 at 10M) and the
+# margin kept free beside it: a size whose need exceeds the available memory skips the peer
+PEER_GIB_PER_MILLION_USERS = 0.85
+PEER_BASE_GIB = 0.5
+PEER_MARGIN = 1.5
 
 
 @dataclass
@@ -169,6 +178,26 @@ def run_warm(cmd: list[str], env: dict[str, str], log_path: Path) -> Run:
     return run
 
 
+def available_gib() -> float:
+    kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+               if line.startswith("MemAvailable:"))
+    return kib / 1024**2
+
+
+def run_peer(users: int, data: Path, out: Path) -> tuple[Run | None, str]:
+    """The pandas peer on `data` (None when it would not fit in memory), and the comparison's verdict."""
+    need = (PEER_BASE_GIB + PEER_GIB_PER_MILLION_USERS * users / 1e6) * PEER_MARGIN
+    if available_gib() < need:
+        return None, f"peer skipped: needs ~{need:.0f} GiB, {available_gib():.0f} GiB available"
+    peer = run_measured([sys.executable, str(REPO / "bench" / "pandas_peer.py"), "--input", str(data),
+                         "--output", str(out / "peer")], dict(os.environ), out / "peer.log")
+    if peer.status != 0:
+        return peer, f"peer exited with {peer.status}"
+    compared = subprocess.run([sys.executable, str(REPO / "bench" / "compare_outputs.py"), str(out / "result"),
+                               str(out / "peer")], capture_output=True, text=True)
+    return peer, compared.stdout.strip().splitlines()[0] if compared.stdout.strip() else compared.stderr.strip()
+
+
 def bench_size(users: int, args: argparse.Namespace) -> dict:
     data = ensure_data(args.data_dir, users)
     sessions, feedback = count_rows(data, "sessions"), count_rows(data, "feedback")
@@ -180,12 +209,15 @@ def bench_size(users: int, args: argparse.Namespace) -> dict:
                     "--input", str(data), "--output", str(out / "result")], env, out / "job.log")
     floor = run_warm([str(REPO / "spark-submit.sh"), str(REPO / "bench" / "floor_job.py"),
                       "--input", str(data)], env, out / "floor.log")
+    peer, verdict = run_peer(users, data, out) if args.peer and job.status == 0 else (None, "peer not run")
+    print(f"{users:,} users: {verdict}", file=sys.stderr)
     floor_scan = json.loads(floor.stdout.strip().splitlines()[-1])["floor_seconds"] if floor.status == 0 else None
     for name, run in (("job", job), ("floor", floor)):
         if run.status != 0:
             print(f"{name} at {users:,} users exited with {run.status}; see {out / (name + '.log')}", file=sys.stderr)
     return {"users": users, "sessions": sessions, "feedback": feedback, "job": job, "floor": floor,
-            "floor_scan_s": floor_scan, "load": (load_before, os.getloadavg()[0])}
+            "floor_scan_s": floor_scan, "peer": peer, "verdict": verdict,
+            "load": (load_before, os.getloadavg()[0])}
 
 
 def gib(n: int) -> str:
@@ -194,8 +226,10 @@ def gib(n: int) -> str:
 
 def table(rows: list[dict]) -> str:
     lines = ["| users | sessions | job wall s | job CPU s | rows/s | peak RSS driver JVM | peak RSS python workers "
-             "| peak RSS total | floor s | floor scan s | job/floor | load 1-min before/after |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| peak RSS total | floor s | floor scan s | job/floor | peer s | peer peak RSS | job/peer "
+             "| results equal | load 1-min before/after |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+             "| :-- | ---: |"]
     for r in rows:
         job, floor = r["job"], r["floor"]
         job_s = f"{job.wall_s:.1f}" if job.status == 0 else f"failed ({job.status}) after {job.wall_s:.0f}"
@@ -203,8 +237,13 @@ def table(rows: list[dict]) -> str:
         rate = f"{(r['sessions'] + r['feedback']) / job.wall_s:,.0f}" if job.status == 0 else "-"
         scan = f"{r['floor_scan_s']:.1f}" if r["floor_scan_s"] is not None else "-"
         ratio = f"{job.wall_s / floor.wall_s:.2f}" if job.status == 0 and floor.status == 0 else "-"
+        peer = r["peer"]
+        peer_ok = peer is not None and peer.status == 0
+        peer_cells = ([f"{peer.wall_s:.1f}", gib(peer.peaks.total),
+                       f"{job.wall_s / peer.wall_s:.2f}" if job.status == 0 else "-"] if peer_ok else ["-", "-", "-"])
+        equal = "yes" if r["verdict"].startswith("EQUAL") else f"no: {r['verdict']}" if peer_ok else r["verdict"]
         cells = [f"{r['users']:,}", f"{r['sessions']:,}", job_s, f"{job.cpu_s:.0f}", rate, gib(job.peaks.jvm),
-                 gib(job.peaks.python_workers), gib(job.peaks.total), floor_s, scan, ratio,
+                 gib(job.peaks.python_workers), gib(job.peaks.total), floor_s, scan, ratio, *peer_cells, equal,
                  f"{r['load'][0]:.1f} / {r['load'][1]:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -237,6 +276,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--spark-opts", default="", help="extra spark-submit options (COLDSTART_SPARK_OPTS)")
     parser.add_argument("--event-log", action="store_true",
                         help="write Spark event logs to OUTPUT_DIR/events (for the history server)")
+    parser.add_argument("--no-peer", dest="peer", action="store_false",
+                        help="skip the pandas peer (bench/pandas_peer.py) and the comparison of results")
     parser.add_argument("--no-append", action="store_true", help="print the table only, leave BENCHMARKS.md alone")
     args = parser.parse_args()
     if args.event_log:
@@ -257,7 +298,12 @@ def main() -> int:
         with open(path, "a") as fh:
             fh.write(("\n" if path.exists() and path.stat().st_size else "") + text)
         print(f"appended to {path}", file=sys.stderr)
-    return 0 if all(r["job"].status == 0 and r["floor"].status == 0 for r in rows) else 1
+    ran_ok = all(r["job"].status == 0 and r["floor"].status == 0 for r in rows)
+    # a peer that ran and disagrees with the job is a failed benchmark, whatever the times
+    disagree = [r["users"] for r in rows if r["peer"] is not None and not r["verdict"].startswith("EQUAL")]
+    if disagree:
+        print(f"the job's results differ from the peer's at {disagree} users: see output/bench", file=sys.stderr)
+    return 0 if ran_ok and not disagree else 1
 
 
 if __name__ == "__main__":
