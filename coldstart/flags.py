@@ -16,14 +16,12 @@ FLAG_COLUMNS = (
 
 
 def flag_order() -> tuple[Column, ...]:
-    """Numeric instructor ids in numeric order, other ids after them in text order; then reason."""
-    return F.col("instructor_id").try_cast("long").asc_nulls_last(), F.col("instructor_id"), F.col("reason")
+    return F.col("instructor_id"), F.col("reason")
 
 
 def instructor_counts(workout_counts_df: DataFrame, catalog_df: DataFrame) -> DataFrame:
     """instructor_id -> V, C, N, S over all users, from the per-workout global counts."""
-    instructors = catalog_df.filter(F.col("instructor_id").isNotNull()).select(
-        "workout_id", "instructor_id", "instructor")
+    instructors = catalog_df.select("workout_id", "instructor_id", "instructor")
     return (
         instructors.join(workout_counts_df, on="workout_id", how="left")
         .groupBy("instructor_id")

@@ -300,9 +300,9 @@ def validate_users(raw_df: DataFrame, duplicates: DuplicateSearch | None = None)
 
 
 def validate_catalog(raw_df: DataFrame, duplicates: DuplicateSearch | None = None) -> Validated:
-    workout_id = _workout_id(raw_df, "workout_id")
+    ids = {"workout_id": _workout_id(raw_df, "workout_id"), "instructor_id": _int_id(raw_df, "instructor_id")}
     workout_type = F.lower(_text(raw_df, "workout_type"))
-    checks = _with_key_checks(raw_df, CATALOG, {"workout_id": workout_id}) + [
+    checks = _with_key_checks(raw_df, CATALOG, ids) + [
         ("null_field", workout_type.isNull()),
     ]
     tags = F.array_distinct(
@@ -313,10 +313,10 @@ def validate_catalog(raw_df: DataFrame, duplicates: DuplicateSearch | None = Non
         raw_df.withColumn("record", _record(raw_df, CATALOG))
         .transform(_flag, checks)
         .select(
-            workout_id.alias("workout_id"),
+            ids["workout_id"].alias("workout_id"),
             F.col("title").cast("string").alias("title"),
             F.col("instructor").cast("string").alias("instructor"),
-            _text(raw_df, "instructor_id").alias("instructor_id"),
+            ids["instructor_id"].alias("instructor_id"),
             workout_type.alias("workout_type"),
             F.initcap(_text(raw_df, "fitness_level")).alias("fitness_level"),
             _text(raw_df, "duration").try_cast("double").alias("duration"),

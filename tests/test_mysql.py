@@ -32,7 +32,7 @@ REQUIRE_ENV = "COLDSTART_REQUIRE_MYSQL"
 SUBPROCESS_TIMEOUT_S = 120
 JOB_DRIVER_MEMORY = "512m"
 READS_AFTER_SWAP_S = 0.2
-FLAGS_SCHEMA = ("instructor_id string, instructor string, reason string, sessions long, completions long, "
+FLAGS_SCHEMA = ("instructor_id long, instructor string, reason string, sessions long, completions long, "
                 "feedbacks long, likes long, abandonment_rate double, dislike_rate double, as_of string")
 
 # 4 users, 5 workouts (one never played, one with a 4-byte UTF-8 instructor name), microsecond
@@ -258,6 +258,30 @@ def test_failed_write_keeps_the_old_rows(spark: SparkSession, db: MariaDbServer)
         mysql.write_table_atomic(duplicate_keys, db.url, mysql.TOP_WORKOUTS, batch_size=100)
     assert db.sql("SELECT run_id, COUNT(*) FROM coldstart.cold_start_top_workouts GROUP BY run_id") == "old-run\t3\n"
     assert "staging" not in db.sql("SHOW TABLES FROM coldstart")
+
+
+@pytest.mark.mysql
+def test_flags_ids_are_bigint_and_an_older_text_column_still_takes_them(spark: SparkSession,
+                                                                         db: MariaDbServer) -> None:
+    """schema.sql makes `flags.instructor_id` BIGINT. A table made when it was VARCHAR(64) keeps that
+    type (CREATE TABLE IF NOT EXISTS, staging table LIKE it) and takes the ids as their text."""
+    flags = spark.createDataFrame([(7, "Ann", "high_dislike", 10, 5, 25, 4, 0.5, 0.76, None),
+                                   (10, "Bob", "high_abandonment", 60, 9, 0, 0, 0.83, 0.5, None)], FLAGS_SCHEMA)
+    column_type = ("SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'coldstart' "
+                   "AND TABLE_NAME = 'flags' AND COLUMN_NAME = 'instructor_id'")
+    rows = "SELECT instructor_id, reason FROM coldstart.flags ORDER BY reason"
+    cfg = Config()
+    db.sql("DROP TABLE IF EXISTS coldstart.flags")
+    try:
+        mysql.write_results(top_workouts(spark, "new-run", 1), flags, None, "new-run", db.url, cfg)
+        assert db.sql(column_type) == "bigint\n"
+        assert db.sql(rows) == "10\thigh_abandonment\n7\thigh_dislike\n"
+        db.sql("ALTER TABLE coldstart.flags MODIFY instructor_id VARCHAR(64) NOT NULL")  # the older DDL
+        mysql.write_results(top_workouts(spark, "next-run", 1), flags, None, "next-run", db.url, cfg)
+        assert db.sql(column_type) == "varchar\n"
+        assert db.sql(rows) == "10\thigh_abandonment\n7\thigh_dislike\n"
+    finally:
+        db.sql("DROP TABLE IF EXISTS coldstart.flags")  # the next write makes it from schema.sql
 
 
 def _run_job(args: list[str], env: dict[str, str]) -> subprocess.Popen:

@@ -15,7 +15,7 @@ from coldstart.progress import Stages
 from coldstart.schemas import CORRUPT, ROW_ORDER, SOURCE_FILE
 from coldstart.segments import segment_user_stats
 from coldstart.sources import read_inputs
-from coldstart.validation import duplicate_buckets, validate_users
+from coldstart.validation import duplicate_buckets, validate_catalog, validate_users
 from tests.helpers import workout, write_inputs
 
 USERS = """user_id,age_group,fitness_level,preferred_types
@@ -192,6 +192,51 @@ def test_json_lines_catalog_is_accepted(spark, tmp_path):
     (tmp_path / "augmented_workouts.json").write_text("\n".join(json.dumps(w) for w in CATALOG) + "\n")
     counts = reject_counts(validate_inputs(read_inputs(spark, str(tmp_path)), Stages()), Stages())
     assert counts["catalog"]["accepted"] == 2 and counts["catalog"]["read"] == 6
+
+
+def raw_catalog(spark, rows: list[tuple], instructor_id_type: str = "string"):
+    """Catalog rows (workout_id, instructor_id, workout_type) with the columns `read_catalog` gives."""
+    return spark.createDataFrame(
+        [(w, f"Workout {n}", "Coach", i, t, "beginner", "30", ["calm"], None, "f", n)
+         for n, (w, i, t) in enumerate(rows)],
+        f"workout_id string, title string, instructor string, instructor_id {instructor_id_type}, "
+        f"workout_type string, fitness_level string, duration string, tags array<string>, "
+        f"{CORRUPT} string, {SOURCE_FILE} string, {ROW_ORDER} long")
+
+
+def assert_catalog_reasons(spark, raw, reasons: list[str | None], accepted: list[tuple[int, int]]):
+    """The reason of each raw row in order (None: accepted); the accepted (workout_id, instructor_id)."""
+    catalog = validate_catalog(raw)
+    got = catalog.flagged.select(ROW_ORDER, "reason")
+    codes = [None if r is None else validation.REASON_CODE[r] for r in reasons]
+    expected = spark.createDataFrame(list(enumerate(codes)), f"{ROW_ORDER} long, reason int")
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+    kept = catalog.accepted.select("workout_id", "instructor_id")
+    expected_kept = spark.createDataFrame(accepted, "workout_id long, instructor_id long")
+    assert_df_equality(kept, expected_kept, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_catalog_null_or_empty_instructor_id_is_null_key(spark):
+    """SPEC §9: instructor_id is an id column; null, empty or blank is `null_key`, like a missing workout_id."""
+    raw = raw_catalog(spark, [("w1", "7", "yoga"), ("w2", None, "yoga"), ("w3", "", "yoga"), ("w4", "  ", "yoga")])
+    assert_catalog_reasons(spark, raw, [None, "null_key", "null_key", "null_key"], [(1, 7)])
+    typed = raw_catalog(spark, [("w1", 7, "yoga"), ("w2", None, "yoga")], instructor_id_type="long")
+    assert_catalog_reasons(spark, typed, [None, "null_key"], [(1, 7)])
+
+
+def test_catalog_instructor_id_not_an_integer_is_bad_id(spark):
+    """The integer rule of the other int ids: `abc` and `3.5` are `bad_id`; surrounding blanks are trimmed."""
+    raw = raw_catalog(spark, [("w1", "7", "yoga"), ("w2", "abc", "yoga"), ("w3", "3.5", "yoga"),
+                              ("w4", " 12 ", "yoga")])
+    assert_catalog_reasons(spark, raw, [None, "bad_id", "bad_id", None], [(1, 7), (4, 12)])
+
+
+def test_catalog_missing_instructor_id_wins_over_a_bad_workout_id(spark):
+    """SPEC §9 order: `null_key` (either id missing) before `bad_id` (either id not an integer)
+    before `null_field`."""
+    raw = raw_catalog(spark, [("x1", None, "yoga"), ("x2", "abc", "yoga"), ("w3", "abc", ""), ("w4", None, ""),
+                              ("5", "8", "yoga")])
+    assert_catalog_reasons(spark, raw, ["null_key", "bad_id", "bad_id", "null_key", None], [(5, 8)])
 
 
 def test_duplicate_buckets_are_the_64_id_groups_holding_a_repeat(spark):

@@ -55,8 +55,11 @@ CREATE TABLE IF NOT EXISTS cold_start_top_workouts (
   UNIQUE KEY uq_top_workouts_segment_workout (segment_key, workout_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
+-- A flags table made when instructor_id was VARCHAR(64) keeps that type (the staging table is
+-- made LIKE it) and stores the ids as their decimal text; to give it the type below:
+--   ALTER TABLE flags MODIFY instructor_id BIGINT NOT NULL;
 CREATE TABLE IF NOT EXISTS flags (
-  instructor_id VARCHAR(64) NOT NULL,
+  instructor_id BIGINT NOT NULL,
   instructor VARCHAR(255) NULL,
   reason VARCHAR(32) NOT NULL,
   sessions BIGINT NOT NULL,
