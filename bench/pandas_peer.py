@@ -28,8 +28,8 @@ Decisions where the SPEC is silent (the peer's own reading; see the report for t
   `malformed_line`.
 - Id columns (null_key / bad_id): users.user_id; sessions.session_id, user_id, workout_id;
   feedback.feedback_id, session_id, user_id, workout_id; catalog.workout_id and instructor_id
-  (SPEC §9 "an id column"; the Spark job instead keeps a catalog row whose instructor_id is null or
-  not an integer, treating instructor_id as an opaque string).
+  (SPEC §9 "an id column"; the Spark job kept instructor_id as text until this peer's reading was
+  adopted, e259b90).
   An integer is an optional '-' and 1-18 digits after trimming (workout_id: optionally prefixed by
   'w' or 'W'); JSON numbers must be integers (12.0 is bad_id); booleans are bad_id.
 - completed / liked: after trimming, exactly '0' or '1' (integer columns: 0 or 1; null is bad_*).
