@@ -68,11 +68,17 @@ def fclose(a: str, b: str, tol: float) -> bool:
     return abs(x - y) <= tol
 
 
-def compare_recs(a_dir: str, b_dir: str, tol: float, diffs: list[str]) -> dict:
-    ha, ra = read_csv(os.path.join(a_dir, REC))
-    hb, rb = read_csv(os.path.join(b_dir, REC))
+def read_pair(a_dir: str, b_dir: str, name: str, diffs: list[str]) -> tuple[list[dict], list[dict]]:
+    """The rows of `name` in both directories; a difference of headers goes to `diffs`."""
+    ha, ra = read_csv(os.path.join(a_dir, name))
+    hb, rb = read_csv(os.path.join(b_dir, name))
     if ha != hb:
-        diffs.append(f"{REC}: headers differ: {ha} vs {hb}")
+        diffs.append(f"{name}: headers differ: {ha} vs {hb}")
+    return ra, rb
+
+
+def compare_recs(a_dir: str, b_dir: str, tol: float, diffs: list[str]) -> dict:
+    ra, rb = read_pair(a_dir, b_dir, REC, diffs)
 
     def by_segment(rows):
         out: dict[str, list[tuple[int, int, str]]] = {}
@@ -125,10 +131,7 @@ def compare_recs(a_dir: str, b_dir: str, tol: float, diffs: list[str]) -> dict:
 
 
 def compare_flags(a_dir: str, b_dir: str, tol: float, diffs: list[str]) -> dict:
-    ha, ra = read_csv(os.path.join(a_dir, FLAGS))
-    hb, rb = read_csv(os.path.join(b_dir, FLAGS))
-    if ha != hb:
-        diffs.append(f"{FLAGS}: headers differ: {ha} vs {hb}")
+    ra, rb = read_pair(a_dir, b_dir, FLAGS, diffs)
 
     def keyed(rows):
         return {(id_key(r["instructor_id"]), r["reason"]): r for r in rows}
