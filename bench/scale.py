@@ -302,7 +302,8 @@ def main() -> int:
     # a peer that ran and disagrees with the job is a failed benchmark, whatever the times
     disagree = [r["users"] for r in rows if r["peer"] is not None and not r["verdict"].startswith("EQUAL")]
     if disagree:
-        print(f"the job's results differ from the peer's at {disagree} users: see output/bench", file=sys.stderr)
+        print(f"the peer failed or its results differ from the job's at {disagree} users: see output/bench",
+              file=sys.stderr)
     return 0 if ran_ok and not disagree else 1
 
 
