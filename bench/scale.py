@@ -178,17 +178,19 @@ def run_warm(cmd: list[str], env: dict[str, str], log_path: Path) -> Run:
     return run
 
 
-def available_gib() -> float:
+def meminfo_gib(field: str) -> float:
+    """One field of /proc/meminfo (`MemTotal`, `MemAvailable`), in GiB."""
     kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-               if line.startswith("MemAvailable:"))
+               if line.startswith(f"{field}:"))
     return kib / 1024**2
 
 
 def run_peer(users: int, data: Path, out: Path) -> tuple[Run | None, str]:
     """The pandas peer on `data` (None when it would not fit in memory), and the comparison's verdict."""
     need = (PEER_BASE_GIB + PEER_GIB_PER_MILLION_USERS * users / 1e6) * PEER_MARGIN
-    if available_gib() < need:
-        return None, f"peer skipped: needs ~{need:.0f} GiB, {available_gib():.0f} GiB available"
+    available = meminfo_gib("MemAvailable")
+    if available < need:
+        return None, f"peer skipped: needs ~{need:.0f} GiB, {available:.0f} GiB available"
     peer = run_measured([sys.executable, str(REPO / "bench" / "pandas_peer.py"), "--input", str(data),
                          "--output", str(out / "peer")], dict(os.environ), out / "peer.log")
     if peer.status != 0:
@@ -250,12 +252,10 @@ def table(rows: list[dict]) -> str:
 
 
 def machine() -> str:
-    mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal:"))
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.machine())
     java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
-    return (f"{os.cpu_count()} cores ({cpu}), {mem_kib / 1024**2:.0f} GiB RAM, {platform.system()} "
+    return (f"{os.cpu_count()} cores ({cpu}), {meminfo_gib('MemTotal'):.0f} GiB RAM, {platform.system()} "
             f"{platform.release()}; {java}; Python {platform.python_version()}, pyspark {pyspark.__version__}")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from coldstart.config import Flags, Smoothing
@@ -13,10 +13,6 @@ FLAG_COLUMNS = (
     "instructor_id", "instructor", "reason", "sessions", "completions", "feedbacks", "likes",
     "abandonment_rate", "dislike_rate", "as_of",
 )
-
-
-def flag_order() -> tuple[Column, ...]:
-    return F.col("instructor_id"), F.col("reason")
 
 
 def instructor_counts(workout_counts_df: DataFrame, catalog_df: DataFrame) -> DataFrame:
@@ -58,7 +54,7 @@ def flag_instructors(instructor_counts_df: DataFrame, prior: Smoothing, flags: F
         .withColumn("as_of", F.lit(as_of).cast("string"))
         .select(*FLAG_COLUMNS)
         .repartition(1)  # two rows per instructor at most: one sorted partition, no sampling for range bounds
-        .sortWithinPartitions(*flag_order())
+        .sortWithinPartitions("instructor_id", "reason")
     )
 
 
