@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 # bits of a signed 64-bit mask usable for types; more types fall back to an array of indices
@@ -83,16 +83,6 @@ class Codes:
             "age_group": F.element_at(string_array(self.age_groups), (al_code / n_levels).cast("int") + 1),
             "fitness_level": F.element_at(string_array(self.levels), al_code % n_levels + 1),
         }
-
-    def age_levels(self, spark: SparkSession) -> DataFrame:
-        """(al_code, age_group, fitness_level) for every combination: the universe's first two axes.
-
-        Built from `spark.range` in the JVM: a DataFrame from a Python list is a Python RDD,
-        and reading it started a second Python worker in the middle of the run (~1 s).
-        """
-        code = F.col("id").cast("int")
-        return spark.range(len(self.age_groups) * len(self.levels)).select(
-            code.alias("al_code"), *(name.alias(column) for column, name in self.age_level_names(code).items()))
 
     def decode_preferred(self, type_set: Column) -> Column:
         """The mask back to an array of type names (for frames that want the names)."""

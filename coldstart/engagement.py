@@ -8,8 +8,13 @@ explode of users.
 """
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from coldstart.config import Scoring, Smoothing
 
@@ -46,39 +51,61 @@ def feedback_counts(feedback_df: DataFrame, keys: tuple[str, ...] = COUNT_KEYS) 
     return _event_counts(feedback_df, "liked", keys, names)
 
 
-def workout_counts(session_counts_df: DataFrame, feedback_counts_df: DataFrame) -> DataFrame:
-    """workout_id -> global V, C, N, S and last_played, summed from the per-slice counts."""
-    sessions = session_counts_df.groupBy("workout_id").agg(
-        F.sum("part_views").alias("global_views"),
-        F.sum("part_completions").alias("global_completions"),
-        F.max("part_last_played").alias("last_played"),
-    )
-    feedback = feedback_counts_df.groupBy("workout_id").agg(
-        F.sum("part_feedbacks").alias("global_feedbacks"),
-        F.sum("part_likes").alias("global_likes"),
-    )
-    return sessions.join(feedback, on="workout_id", how="full")
+SESSION_COUNTS = ("views", "completions", "part_views", "part_completions")
+FEEDBACK_COUNTS = ("feedbacks", "likes", "part_feedbacks", "part_likes")
+GLOBAL_COUNTS = ("global_views", "global_completions", "global_feedbacks", "global_likes")
+COUNT_COLUMNS = ("views", "completions", "feedbacks", "likes", *GLOBAL_COUNTS)
 
 
-COUNT_COLUMNS = ("views", "completions", "feedbacks", "likes",
-                 "global_views", "global_completions", "global_feedbacks", "global_likes")
+def count_frame(rows: Iterable[Mapping[str, Any]], counts: tuple[str, ...], latest: bool) -> pd.DataFrame:
+    """Collected per-(workout, segment code) counts as a frame: `COUNT_KEYS`, `counts`, and with
+    `latest` the slice's latest session time as `last_micros` (microseconds since the epoch)."""
+    columns = [*COUNT_KEYS, *counts, *(["last_micros"] if latest else [])]
+    rows = list(rows)
+    return pd.DataFrame({c: pd.array([r[c] for r in rows], dtype="Int32" if c == "al_code" else "Int64")
+                         for c in columns})
 
 
-def join_counts(candidates_df: DataFrame, session_counts_df: DataFrame, feedback_counts_df: DataFrame) -> DataFrame:
-    """Every candidate with its eight counts (0 where nothing happened) and last_played."""
-    seg_sessions = session_counts_df.select(*COUNT_KEYS, "views", "completions")
-    seg_feedback = feedback_counts_df.select(*COUNT_KEYS, "feedbacks", "likes")
-    globals_df = workout_counts(session_counts_df, feedback_counts_df)
+def workout_counts(session_counts_df: pd.DataFrame, feedback_counts_df: pd.DataFrame) -> pd.DataFrame:
+    """workout_id -> global V, C, N, S and last_micros, summed from the per-slice counts.
+
+    The slices are bounded by workouts x segment codes: this runs on the driver.
+    """
+    sessions = session_counts_df.groupby("workout_id", as_index=False).agg(
+        global_views=("part_views", "sum"), global_completions=("part_completions", "sum"),
+        last_micros=("last_micros", "max"))
+    feedback = feedback_counts_df.groupby("workout_id", as_index=False).agg(
+        global_feedbacks=("part_feedbacks", "sum"), global_likes=("part_likes", "sum"))
+    return sessions.merge(feedback, on="workout_id", how="outer")[["workout_id", *GLOBAL_COUNTS, "last_micros"]]
+
+
+def join_counts(candidates_df: pd.DataFrame, session_counts_df: pd.DataFrame,
+                feedback_counts_df: pd.DataFrame) -> pd.DataFrame:
+    """Every candidate with its eight counts (0 where nothing happened) and last_micros (null: never played)."""
+    keys = list(COUNT_KEYS)
     joined = (
-        candidates_df.join(seg_sessions, on=list(COUNT_KEYS), how="left")
-        .join(seg_feedback, on=list(COUNT_KEYS), how="left")
-        .join(globals_df, on="workout_id", how="left")
+        candidates_df.merge(session_counts_df[[*keys, "views", "completions"]], on=keys, how="left")
+        .merge(feedback_counts_df[[*keys, "feedbacks", "likes"]], on=keys, how="left")
+        .merge(workout_counts(session_counts_df, feedback_counts_df), on="workout_id", how="left")
     )
-    return joined.select(
-        *candidates_df.columns,
-        *(F.coalesce(F.col(c), F.lit(0)).cast("long").alias(c) for c in COUNT_COLUMNS),
-        "last_played",
-    )
+    counts = {c: joined[c].fillna(0).astype("int64") for c in COUNT_COLUMNS}
+    return joined[list(candidates_df.columns)].assign(**counts, last_micros=joined["last_micros"].astype("Int64"))
+
+
+CANDIDATE_SCHEMA = T.StructType(
+    [T.StructField(c, T.StringType()) for c in ("segment_key", "age_group", "fitness_level", "workout_type")]
+    + [T.StructField("al_code", T.IntegerType()), T.StructField("workout_id", T.LongType())]
+    + [T.StructField(c, T.LongType()) for c in COUNT_COLUMNS]
+    + [T.StructField("last_micros", T.LongType())])
+WORKOUT_COUNTS_SCHEMA = T.StructType(
+    [T.StructField("workout_id", T.LongType())]
+    + [T.StructField(c, T.LongType()) for c in GLOBAL_COUNTS] + [T.StructField("last_micros", T.LongType())])
+
+
+def to_spark(spark: SparkSession, frame: pd.DataFrame, schema: T.StructType) -> DataFrame:
+    """A driver-side count table as a DataFrame (Arrow: no Python worker), `last_micros` as `last_played`."""
+    return (spark.createDataFrame(frame[schema.fieldNames()], schema)
+            .withColumn("last_played", F.timestamp_micros("last_micros")).drop("last_micros"))
 
 
 def _smoothed(successes: str, trials: str, global_successes: str, global_trials: str, prior: Smoothing) -> Column:

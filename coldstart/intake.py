@@ -23,11 +23,10 @@ import pandas as pd
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from coldstart.codes import Codes, string_array
 from coldstart.config import Config
-from coldstart.engagement import COUNT_KEYS, feedback_counts, session_counts
+from coldstart.engagement import COUNT_KEYS, count_frame, feedback_counts, session_counts
 from coldstart.progress import Stages
 from coldstart.sources import RawInputs
 from coldstart.validation import (
@@ -244,27 +243,14 @@ class EventSummary:
         times = [r["last_micros"] for r in self.rows["sessions"] if r["reason"] is None]
         return max(times, default=None)
 
-    def accepted_counts(self, spark: SparkSession, name: str) -> DataFrame:
+    def accepted_counts(self, name: str) -> pd.DataFrame:
         """Engagement counts of the accepted events up to as_of, keyed by (workout, segment code)."""
         count_columns, _ = EVENT_COLUMNS[name]
-        schema = T.StructType(
-            [T.StructField("workout_id", T.LongType()), T.StructField("al_code", T.IntegerType())]
-            + [T.StructField(c, T.LongType()) for c in count_columns]
-            + [T.StructField("last_micros", T.LongType())])
-        rows = [r for r in self.rows[name] if r["reason"] is None and not r["after_as_of"]]
-        columns = {
-            "workout_id": [r["workout_id"] for r in rows],
-            "al_code": [r["al_code"] for r in rows],
-            **{c: [r[common] for r in rows] for c, common in
-               zip(count_columns, COMMON_COUNTS, strict=True)},
-            "last_micros": [r["last_micros"] for r in rows],
-        }
-        # from pandas through Arrow: the JVM decodes it, no Python worker needed
-        frame = pd.DataFrame({c: pd.array(v, dtype="Int64" if c != "al_code" else "Int32") for c, v in columns.items()})
-        df = spark.createDataFrame(frame, schema)
-        if name == "sessions":
-            return df.withColumn("part_last_played", F.timestamp_micros("last_micros")).drop("last_micros")
-        return df.drop("last_micros")
+        rows = ({**dict(zip(COUNT_KEYS, (r[k] for k in COUNT_KEYS), strict=True)),
+                 **{c: r[common] for c, common in zip(count_columns, COMMON_COUNTS, strict=True)},
+                 "last_micros": r["last_micros"]}
+                for r in self.rows[name] if r["reason"] is None and not r["after_as_of"])
+        return count_frame(rows, count_columns, latest=name == "sessions")
 
 
 @contextmanager

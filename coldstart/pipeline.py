@@ -6,15 +6,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from coldstart.codes import Codes
 from coldstart.config import Config
 from coldstart.engagement import (
+    CANDIDATE_SCHEMA,
+    FEEDBACK_COUNTS,
+    SESSION_COUNTS,
+    WORKOUT_COUNTS_SCHEMA,
+    count_frame,
     feedback_counts,
     join_counts,
     session_counts,
+    to_spark,
     with_raw_score,
     with_smoothed_rates,
     with_views_norm,
@@ -90,22 +97,31 @@ def clean_inputs(validated: ValidatedInputs, cfg: Config, stages: Stages) -> Cle
 
 
 def aggregate(clean: Clean, stages: Stages) -> tuple[DataFrame, DataFrame]:
-    """(candidates with their counts and last_played, per-workout global counts): both small, cached."""
+    """(candidates with their counts and last_played, per-workout global counts): both small, local."""
     with stages.stage("aggregate"):
-        base_df, workouts_df = _candidate_table(clean.codes, clean.catalog, session_counts(clean.sessions),
-                                                feedback_counts(clean.feedback))
-        stages.count("candidates", base_df.count())
+        # bounded by workouts x segment codes: collected, like the job's event summary
+        sessions = count_frame(
+            session_counts(clean.sessions).withColumn("last_micros", F.unix_micros("part_last_played")).collect(),
+            SESSION_COUNTS, latest=True)
+        feedback = count_frame(feedback_counts(clean.feedback).collect(), FEEDBACK_COUNTS, latest=False)
+        base_df, workouts_df, n_candidates = _candidate_table(clean.codes, clean.catalog, sessions, feedback)
+        stages.count("candidates", n_candidates)
         return base_df, workouts_df
 
 
-def _candidate_table(codes: Codes, catalog_df: DataFrame, sessions_agg: DataFrame,
-                     feedback_agg: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """(candidates with their counts, per-workout global counts), both cached, neither computed yet."""
-    sessions_agg, feedback_agg = sessions_agg.cache(), feedback_agg.cache()
-    # cached first: the candidate table's plan then reads these global counts from the cache
-    # instead of computing them a second time (the cache matches them by their plan)
-    workouts_df = workout_counts(sessions_agg, feedback_agg).cache()
-    return join_counts(candidates(codes, catalog_df), sessions_agg, feedback_agg).cache(), workouts_df
+def _candidate_table(codes: Codes, catalog_df: DataFrame, sessions: pd.DataFrame,
+                     feedback: pd.DataFrame) -> tuple[DataFrame, DataFrame, int]:
+    """(candidates with their counts, per-workout global counts, number of candidates).
+
+    Both tables are bounded by segments x catalog, and the counts are already on the driver:
+    they are joined there and handed to Spark as local relations. As Spark joins of cached
+    tables they took a dozen small jobs (~2 s at any scale, measured at 1M users).
+    """
+    spark = catalog_df.sparkSession
+    catalog = catalog_df.select("workout_id", "workout_type").toPandas()
+    base = join_counts(candidates(codes, catalog), sessions, feedback)
+    return (to_spark(spark, base, CANDIDATE_SCHEMA),
+            to_spark(spark, workout_counts(sessions, feedback), WORKOUT_COUNTS_SCHEMA), len(base))
 
 
 def _tag_vectors(catalog: DataFrame, stages: Stages) -> TagVectors:
@@ -160,18 +176,17 @@ def run(raw: RawInputs, cfg: Config, stages: Stages | None = None) -> PipelineRe
     log.info("as_of = %s", as_of)
     report.update(as_of=as_of, events_after_as_of=summary.after_as_of())
     catalog = inputs["catalog"].accepted
-    spark = catalog.sparkSession
     report.update(segment_user_stats(inputs.user_groups, inputs.codes))
     # The flags and the TF-IDF fit need neither the candidate table nor each other: they run
     # in threads beside the aggregate and the rerank. Each of these small queries leaves a core
     # idle while the driver plans it; together they fill it. (Their stage timings overlap.)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="coldstart-tail") as pool:
         with stages.stage("aggregate"):
-            base_df, workouts_df = _candidate_table(inputs.codes, catalog, summary.accepted_counts(spark, "sessions"),
-                                                    summary.accepted_counts(spark, "feedback"))
+            base_df, workouts_df, n_candidates = _candidate_table(
+                inputs.codes, catalog, summary.accepted_counts("sessions"), summary.accepted_counts("feedback"))
             flags_future = pool.submit(_flags, workouts_df, catalog, cfg, as_of, stages)
             vectors_future = pool.submit(_tag_vectors, catalog, stages)
-            stages.count("candidates", base_df.count())
+            stages.count("candidates", n_candidates)
         with stages.stage("score_and_rerank"):
             recommendations = recommend(base_df, as_of_micros, vectors_future.result(), cfg).cache()
             report["recommendations"] = stages.count("recommendations", recommendations.count())

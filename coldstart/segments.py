@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+import pandas as pd
 from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
@@ -20,24 +21,23 @@ def segment_key(age_group: Column | str, fitness_level: Column | str, workout_ty
                        F.col(workout_type) if isinstance(workout_type, str) else workout_type)
 
 
-def candidates(codes: Codes, catalog_df: DataFrame) -> DataFrame:
+def candidates(codes: Codes, catalog: pd.DataFrame) -> pd.DataFrame:
     """Every (segment, candidate workout): age groups x levels seen in users, x the catalog.
 
     The candidates of segment (a, l, t) are all catalog workouts of type t, so the
     universe of segments is exactly the types the catalog has. Bounded by
-    segments x catalog, never by users.
+    segments x catalog, never by users, so it is built on the driver from the
+    catalog's (workout_id, workout_type) rows.
     """
-    age_levels = codes.age_levels(catalog_df.sparkSession)
-    workouts = catalog_df.select("workout_id", "workout_type")
-    return (
-        age_levels.crossJoin(F.broadcast(workouts))
-        .select(
-            segment_key("age_group", "fitness_level", "workout_type").alias("segment_key"),
-            *SEGMENT_COLUMNS,
-            "al_code",
-            "workout_id",
-        )
-    )
+    n_levels = len(codes.levels)
+    age_levels = pd.DataFrame(
+        [(a * n_levels + lv, age_group, level) for a, age_group in enumerate(codes.age_groups)
+         for lv, level in enumerate(codes.levels)],
+        columns=["al_code", "age_group", "fitness_level"],
+    ).astype({"al_code": "int32"})
+    pairs = age_levels.merge(catalog[["workout_id", "workout_type"]], how="cross")
+    pairs["segment_key"] = pairs["age_group"] + "|" + pairs["fitness_level"] + "|" + pairs["workout_type"]
+    return pairs[["segment_key", *SEGMENT_COLUMNS, "al_code", "workout_id"]]
 
 
 def user_segments(users_df: DataFrame, catalog_df: DataFrame) -> DataFrame:

@@ -4,15 +4,17 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+import pandas as pd
 import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
-from pyspark.sql import functions as F
 
 from coldstart.codes import Codes
 from coldstart.config import Config, Freshness, Scoring, Smoothing
 from coldstart.engagement import (
+    CANDIDATE_SCHEMA,
     join_counts,
     session_counts,
+    to_spark,
     with_raw_score,
     with_smoothed_rates,
     with_views_norm,
@@ -54,43 +56,50 @@ def test_session_counts_split_segment_and_global(spark, sessions_df):
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
 
-EMPTY_FEEDBACK = ("workout_id long, al_code int, feedbacks long, likes long, part_feedbacks long, part_likes long")
+def counts(rows, columns):
+    """Per-(workout, segment code) counts as collected on the driver (nullable integers)."""
+    return pd.DataFrame(rows, columns=columns).astype({c: "Int32" if c == "al_code" else "Int64" for c in columns})
 
 
-def test_workout_counts_sum_over_all_users_and_keep_last_played(spark, sessions_df):
-    empty_feedback = spark.createDataFrame([], EMPTY_FEEDBACK)
-    actual = workout_counts(session_counts(sessions_df), empty_feedback).select(
-        "workout_id", "global_views", "global_completions", "last_played").orderBy("workout_id")
-    # w1: 3 sessions (2 by u1, 1 by u2), 2 completed, latest 2025-03-03
-    expected = spark.createDataFrame(
-        [(1, 3, 2, datetime(2025, 3, 3)), (2, 1, 1, datetime(2025, 3, 1)), (3, 1, 0, datetime(2025, 3, 1))],
-        actual.columns,
-    )
-    assert_df_equality(actual, expected, ignore_nullable=True)
+SESSION_COUNT_COLS = ["workout_id", "al_code", "views", "completions", "part_views", "part_completions",
+                      "last_micros"]
+FEEDBACK_COUNT_COLS = ["workout_id", "al_code", "feedbacks", "likes", "part_feedbacks", "part_likes"]
+MAR_1, MAR_3 = parse_as_of("2025-03-01"), parse_as_of("2025-03-03")
 
 
-def test_candidates_are_age_groups_times_levels_times_catalog(spark):
-    catalog = spark.createDataFrame([(1, "yoga"), (2, "yoga"), (3, "running")], ["workout_id", "workout_type"])
+@pytest.fixture()
+def slices():
+    """The counts of `sessions_df` (checked above), and feedback on w1 (two users) and w5 (not played)."""
+    sessions = counts([(1, 0, 2, 1, 2, 1, parse_as_of("2025-03-02")), (2, 0, 1, 1, 1, 1, MAR_1),
+                       (1, 1, 0, 0, 1, 1, MAR_3), (3, 1, 1, 0, 1, 0, MAR_1)], SESSION_COUNT_COLS)
+    feedback = counts([(1, 0, 2, 1, 2, 1), (1, 1, 0, 0, 3, 3), (5, 1, 1, 0, 1, 0)], FEEDBACK_COUNT_COLS)
+    return sessions, feedback
+
+
+def test_workout_counts_sum_over_all_users_and_keep_last_played(slices):
+    actual = workout_counts(*slices).sort_values("workout_id", ignore_index=True)
+    # w1: V = 2 + 1 = 3, C = 1 + 1 = 2, N = 2 + 3 = 5, S = 1 + 3 = 4, latest of 03-02 and 03-03;
+    # w5: feedback only, so no sessions (null, the join fills 0) and never played
+    expected = pd.DataFrame({
+        "workout_id": [1, 2, 3, 5], "global_views": [3, 1, 1, None], "global_completions": [2, 1, 0, None],
+        "global_feedbacks": [5, None, None, 1], "global_likes": [4, None, None, 0],
+        "last_micros": [MAR_3, MAR_1, MAR_1, None]}).astype("Int64")
+    pd.testing.assert_frame_equal(actual, expected)
+
+
+def test_candidates_are_age_groups_times_levels_times_catalog():
+    catalog = pd.DataFrame({"workout_id": [1, 2, 3], "workout_type": ["yoga", "yoga", "running"]})
     codes = Codes(("18-25", "26-35"), ("Advanced", "Beginner"), ("running", "yoga"))
     result = candidates(codes, catalog)
     # 2 age groups x 2 levels (combinations need not be seen together) x 3 workouts
-    assert result.count() == 12
-    assert result.select("segment_key").distinct().count() == 2 * 2 * 2
-    rows = result.filter(F.col("segment_key") == "26-35|Beginner|yoga").orderBy("workout_id").collect()
+    assert len(result) == 12
+    assert result["segment_key"].nunique() == 2 * 2 * 2
+    rows = result[result["segment_key"] == "26-35|Beginner|yoga"].sort_values("workout_id")
     # al_code = age index * levels + level index = 1 * 2 + 1
-    assert [(r["workout_id"], r["al_code"]) for r in rows] == [(1, 3), (2, 3)]
-
-
-def test_age_levels_number_every_pair_in_the_jvm(spark):
-    codes = Codes(("18-25", "26-35", "36-45"), ("Advanced", "Beginner"), ("yoga",))
-    result = codes.age_levels(spark)
-    # al_code = age index * 2 levels + level index: 0..5
-    assert [tuple(r) for r in result.orderBy("al_code").collect()] == [
-        (0, "18-25", "Advanced"), (1, "18-25", "Beginner"), (2, "26-35", "Advanced"),
-        (3, "26-35", "Beginner"), (4, "36-45", "Advanced"), (5, "36-45", "Beginner")]
-    # no Python RDD behind it: reading one would start a Python worker mid-run
-    assert "ExistingRDD" not in result._jdf.queryExecution().executedPlan().toString()
-    assert Codes((), ("Beginner",), ("yoga",)).age_levels(spark).count() == 0
+    assert list(zip(rows["workout_id"], rows["al_code"], strict=True)) == [(1, 3), (2, 3)]
+    assert list(result.columns) == ["segment_key", "age_group", "fitness_level", "workout_type", "al_code",
+                                    "workout_id"]
+    assert candidates(Codes((), ("Beginner",), ("yoga",)), catalog).empty
 
 
 BASE_COLS = ["segment_key", "workout_id", "views", "completions", "feedbacks", "likes",
@@ -172,16 +181,26 @@ def test_days_old_keeps_microseconds(spark):
     assert days == pytest.approx((86400 + 0.016619) / 86400, abs=1e-15)
 
 
-def test_join_counts_fills_missing_counts_with_zero(spark, sessions_df):
+def test_join_counts_fills_missing_counts_with_zero(spark, slices):
     codes = Codes(("18-25", "26-35"), ("Beginner",), ("running", "yoga"))
-    catalog = spark.createDataFrame([(1, "yoga"), (2, "yoga"), (3, "running"), (4, "running")],
-                                    ["workout_id", "workout_type"])
-    feedback = spark.createDataFrame([], EMPTY_FEEDBACK)
-    joined = join_counts(candidates(codes, catalog), session_counts(sessions_df), feedback)
-    row = joined.filter("segment_key = '18-25|Beginner|running' and workout_id = 4").first()
-    assert (row["views"], row["global_views"], row["feedbacks"], row["last_played"]) == (0, 0, 0, None)
-    row = joined.filter("segment_key = '26-35|Beginner|yoga' and workout_id = 1").first()
-    assert (row["views"], row["global_views"], row["global_completions"]) == (0, 3, 2)
+    catalog = pd.DataFrame({"workout_id": [1, 2, 3, 4], "workout_type": ["yoga", "yoga", "running", "running"]})
+    joined = join_counts(candidates(codes, catalog), *slices).set_index(["segment_key", "workout_id"])
+    count_columns = ["views", "completions", "feedbacks", "likes", "global_views", "global_completions",
+                     "global_feedbacks", "global_likes"]
+    # w4 was never played nor rated: zeros, and no last_played
+    row = joined.loc[("18-25|Beginner|running", 4)]
+    assert list(row[count_columns]) == [0] * 8 and row["last_micros"] is pd.NA
+    # w1 in al_code 1 (26-35 Beginner): nothing in the segment (u2 does not prefer yoga: its session and
+    # its 3 liked feedback rows count only globally), and the global counts of w1 (above)
+    row = joined.loc[("26-35|Beginner|yoga", 1)]
+    assert list(row[count_columns]) == [0, 0, 0, 0, 3, 2, 5, 4] and row["last_micros"] == MAR_3
+    # 2 age-level codes x 4 workouts, each once
+    assert len(joined) == 8 and joined.index.is_unique
+    # to Spark with the declared schema, last_micros as the timestamp last_played
+    df = to_spark(spark, join_counts(candidates(codes, catalog), *slices), CANDIDATE_SCHEMA)
+    assert df.columns == [*CANDIDATE_SCHEMA.fieldNames()[:-1], "last_played"]
+    last = {r["workout_id"]: r["last_played"] for r in df.filter("al_code = 1").collect()}
+    assert last == {1: datetime(2025, 3, 3), 2: datetime(2025, 3, 1), 3: datetime(2025, 3, 1), 4: None}
 
 
 def test_config_overrides_are_typed():
