@@ -29,14 +29,23 @@ def _output_schema(scored_df: DataFrame) -> T.StructType:
 
 
 def rerank(scored_df: DataFrame, vectors: TagVectors, mmr: Mmr) -> DataFrame:
-    """Top `mmr.k` per segment after the diversity rerank, with `rank` and `mmr_score`."""
+    """Top `mmr.k` per segment after the diversity rerank, with `rank` and `mmr_score`.
+
+    The pandas UDF is grouped by workout type, and each call reranks that type's segments one
+    by one: every call of a grouped UDF costs ~6 ms of Arrow and pandas set-up, which for one
+    call per segment was most of the stage (144 segments: 1.46 s warm, against 0.2 s by type).
+    A type's segments share their candidates, so no group is larger than segment codes x the
+    type's workouts.
+    """
     schema = _output_schema(scored_df)
     broadcast = scored_df.sparkSession.sparkContext.broadcast(vectors)
     pool_size, k, lam = mmr.pool_size, mmr.k, mmr.lambda_
     inputs = [c for c in RECOMMENDATION_COLUMNS if c not in ("rank", "mmr_score")]
+    columns = list(RECOMMENDATION_COLUMNS)
 
-    def per_segment(candidates: pd.DataFrame) -> pd.DataFrame:
-        ranked = rerank_segment(candidates, broadcast.value, pool_size, k, lam)
-        return ranked[list(RECOMMENDATION_COLUMNS)]
+    def per_type(candidates: pd.DataFrame) -> pd.DataFrame:
+        ranked = [rerank_segment(segment, broadcast.value, pool_size, k, lam)[columns]
+                  for _, segment in candidates.groupby("segment_key", sort=False)]
+        return pd.concat(ranked, ignore_index=True) if ranked else pd.DataFrame(columns=columns)
 
-    return scored_df.select(*inputs).groupBy("segment_key").applyInPandas(per_segment, schema=schema)
+    return scored_df.select(*inputs).groupBy("workout_type").applyInPandas(per_type, schema=schema)

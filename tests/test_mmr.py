@@ -130,3 +130,32 @@ def test_all_scores_zero_gives_zero_relevance_and_id_order():
     ranked = rerank_segment(frame([(2, 0.0), (1, 0.0)]), vectors, pool_size=20, k=5, lam=0.5)
     assert ranked["workout_id"].tolist() == [1, 2]
     assert ranked["mmr_score"].tolist() == [0.0, 0.0]
+
+
+def test_rerank_keeps_segments_of_one_type_apart(spark):
+    """`rerank` groups its pandas UDF by type: two yoga segments with opposite scores each get their own order."""
+    from pyspark.sql import functions as F
+
+    from coldstart.config import Mmr
+    from coldstart.rerank import RECOMMENDATION_COLUMNS, rerank
+
+    # w1 [a], w2 [a], w3 [b]: cos(w1, w2) = 1, every other pair 0
+    vectors = fit_tag_vectors([1, 2, 3, 4], [["a"], ["a"], ["b"], []])
+    rows = [("A|L|yoga", 1, 1.0), ("A|L|yoga", 2, 0.9), ("A|L|yoga", 3, 0.5),
+            ("B|L|yoga", 1, 0.5), ("B|L|yoga", 2, 0.9), ("B|L|yoga", 3, 1.0),
+            ("A|L|run", 4, 0.7)]
+    df = spark.createDataFrame(rows, "segment_key string, workout_id long, score double")
+    df = df.select("*", *(F.split("segment_key", r"\|")[i].alias(c)
+                          for i, c in enumerate(("age_group", "fitness_level", "workout_type"))),
+                   *(F.lit(0.0).alias(c) for c in ("raw_score", "p_completion", "p_like", "views_norm",
+                                                   "type_views_norm", "days_old")),
+                   *(F.lit(0).cast("long").alias(c) for c in ("views", "completions", "feedbacks", "likes")))
+    got = rerank(df, vectors, Mmr(pool_size=20, k=2, lambda_=0.5)).toPandas()
+    assert list(got.columns) == list(RECOMMENDATION_COLUMNS)
+    ranked = {key: list(zip(g.sort_values("rank")["workout_id"], g.sort_values("rank")["mmr_score"], strict=True))
+              for key, g in got.groupby("segment_key")}
+    # A: rel 1, 0.9, 0.5 -> w1 (0.5); then w2 0.45 - 0.5*1 = -0.05, w3 0.25 - 0 = 0.25 -> w3
+    # B: rel 0.5, 0.9, 1 -> w3 (0.5); then w2 0.45 - 0 = 0.45, w1 0.25 - 0 = 0.25 -> w2
+    # run: one candidate, rel 1 -> w4 (0.5)
+    assert ranked == {"A|L|yoga": [(1, 0.5), (3, 0.25)], "B|L|yoga": [(3, 0.5), (2, 0.45)],
+                      "A|L|run": [(4, 0.5)]}
