@@ -1,14 +1,18 @@
 """Files through Spark's Hadoop FileSystem API, so that paths may be local, hdfs:// or s3a://.
 
 Python's `os` would only see the driver's disk; on a cluster the input and output
-directories live wherever Hadoop says.
+directories live wherever Hadoop says. (Only `list` takes a shortcut through `os`, for
+`file:` paths, which are the driver's disk.)
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import SparkSession
+
+LOCAL_SCHEME = "file:"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,15 @@ class HadoopFs:
         return bool(self._fs(path).isDirectory(self._path(path)))
 
     def list(self, path: str) -> list[str]:
+        """The entries of a directory, as qualified path strings (`file:/abs/dir/name`).
+
+        A directory on the driver's own disk is listed by Python: through Py4J each entry
+        cost two calls, ~1.7 s for a directory of 2,000 entries (an output directory under
+        /tmp), paid by every run's `sinks.recover` on the output's parent.
+        """
+        qualified = self.qualify(path).rstrip("/")
+        if qualified.startswith(LOCAL_SCHEME):
+            return [f"{qualified}/{name}" for name in os.listdir(qualified[len(LOCAL_SCHEME):] or "/")]
         return [str(s.getPath().toString()) for s in self._fs(path).listStatus(self._path(path))]
 
     def delete(self, path: str) -> None:

@@ -50,3 +50,21 @@ def test_a_dataset_without_rejects_gets_an_empty_file_of_the_rejects_schema(spar
     assert columns(empty) == columns(validated["users"].rejects)
     # reason code 3 is the fourth reason of SPEC §9
     assert [tuple(r) for r in written.collect()] == [("sessions", "null_field", "r2")]
+
+
+def test_list_gives_every_entry_of_a_directory_once(spark: SparkSession, tmp_path: Path) -> None:
+    fs = HadoopFs(spark)
+    (tmp_path / "empty").mkdir()
+    assert fs.list(str(tmp_path / "empty")) == []
+    names = ["a", "b c", "d,e", "f\\g", "é ü", "out.tmp-1", "[x]"]
+    for name in names:
+        (tmp_path / "full" / name).mkdir(parents=True)
+    (tmp_path / "full" / "file.txt").write_text("x")
+    listed = fs.list(str(tmp_path / "full"))
+    # qualified paths (file:/...), one per entry, the names as on disk
+    assert all(p.startswith("file:/") for p in listed)
+    assert sorted(p.rsplit("/", 1)[-1] for p in listed) == sorted([*names, "file.txt"])
+    # the same strings as Hadoop's own listing, which `list` uses for other file systems
+    jvm_fs = fs._fs(str(tmp_path / "full"))
+    hadoop = [str(s.getPath().toString()) for s in jvm_fs.listStatus(fs._path(str(tmp_path / "full")))]
+    assert sorted(listed) == sorted(hadoop)
