@@ -84,6 +84,13 @@ class Codes:
             "fitness_level": F.element_at(string_array(self.levels), al_code % n_levels + 1),
         }
 
+    def age_level_pairs(self) -> list[tuple[int, str, str]]:
+        """(al_code, age_group, fitness_level) for every combination, on the driver: the universe's
+        first two axes, numbered as `al_code` numbers them."""
+        n_levels = len(self.levels)
+        return [(a * n_levels + lv, age_group, level) for a, age_group in enumerate(self.age_groups)
+                for lv, level in enumerate(self.levels)]
+
     def decode_preferred(self, type_set: Column) -> Column:
         """The mask back to an array of type names (for frames that want the names)."""
         names = string_array(self.types)

@@ -29,12 +29,8 @@ def candidates(codes: Codes, catalog: pd.DataFrame) -> pd.DataFrame:
     segments x catalog, never by users, so it is built on the driver from the
     catalog's (workout_id, workout_type) rows.
     """
-    n_levels = len(codes.levels)
-    age_levels = pd.DataFrame(
-        [(a * n_levels + lv, age_group, level) for a, age_group in enumerate(codes.age_groups)
-         for lv, level in enumerate(codes.levels)],
-        columns=["al_code", "age_group", "fitness_level"],
-    ).astype({"al_code": "int32"})
+    age_levels = pd.DataFrame(codes.age_level_pairs(), columns=["al_code", "age_group", "fitness_level"]).astype(
+        {"al_code": "int32"})
     pairs = age_levels.merge(catalog[["workout_id", "workout_type"]], how="cross")
     pairs["segment_key"] = pairs["age_group"] + "|" + pairs["fitness_level"] + "|" + pairs["workout_type"]
     return pairs[["segment_key", *SEGMENT_COLUMNS, "al_code", "workout_id"]]

@@ -102,6 +102,19 @@ def test_candidates_are_age_groups_times_levels_times_catalog():
     assert candidates(Codes((), ("Beginner",), ("yoga",)), catalog).empty
 
 
+def test_age_level_pairs_are_numbered_as_al_code_numbers_them(spark):
+    codes = Codes(("18-25", "26-35", "36-45"), ("Advanced", "Beginner"), ("yoga",))
+    # al_code = age index * 2 levels + level index: 0..5
+    assert codes.age_level_pairs() == [
+        (0, "18-25", "Advanced"), (1, "18-25", "Beginner"), (2, "26-35", "Advanced"),
+        (3, "26-35", "Beginner"), (4, "36-45", "Advanced"), (5, "36-45", "Beginner")]
+    # the same numbers as the users' and events' `al_code` column
+    pairs = spark.createDataFrame([(a, lv) for _, a, lv in codes.age_level_pairs()], "age_group string, level string")
+    in_spark = pairs.select(codes.al_code(pairs["age_group"], pairs["level"]).alias("al_code")).collect()
+    assert [r["al_code"] for r in in_spark] == [code for code, _, _ in codes.age_level_pairs()]
+    assert Codes((), ("Beginner",), ("yoga",)).age_level_pairs() == []
+
+
 BASE_COLS = ["segment_key", "workout_id", "views", "completions", "feedbacks", "likes",
              "global_views", "global_completions", "global_feedbacks", "global_likes"]
 
