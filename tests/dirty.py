@@ -172,3 +172,44 @@ def write_dirty(directory: Path, seed: int = 7) -> Path:
             writer.writerow(header)
             writer.writerows(rows)
     return directory
+
+
+MANY_TYPES = 70  # past the 63 bits of a type mask: users' types travel as arrays of type indices
+
+
+def write_many_types(directory: Path, seed: int = 3) -> Path:
+    """A clean dataset with `MANY_TYPES` workout types of four workouts each (fewer than k), one type
+    in three written in upper case in the catalog, and users preferring one to five of them (every
+    fiftieth also an unknown type)."""
+    rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    types = [f"type{i:02d}" for i in range(MANY_TYPES)]
+    n_workouts = 4 * MANY_TYPES
+    catalog = [{"workout_id": f"w{w}", "title": f"Workout {w}", "instructor": f"Coach {w % 9}",
+                "instructor_id": w % 9, "workout_type": types[w % MANY_TYPES].upper() if w % 3 == 0
+                else types[w % MANY_TYPES], "fitness_level": "Beginner", "duration": 30,
+                "tags": [f"tag{rng.randrange(30)}" for _ in range(rng.randrange(4))]}
+               for w in range(1, n_workouts + 1)]
+    (directory / "augmented_workouts.json").write_text(json.dumps(catalog))
+    users = [[str(u), rng.choice(["18-25", "26-35", "36-45"]), rng.choice(["beginner", "Advanced", " intermediate "]),
+              ",".join(rng.sample(types, rng.randrange(1, 6)) + (["unknowntype"] if u % 50 == 0 else []))]
+             for u in range(1, 601)]
+    sessions, feedback = [], []
+    for s in range(1, 6001):
+        u, w = rng.randrange(1, 601), rng.randrange(1, n_workouts + 1)
+        day = T0 + timedelta(days=rng.randrange(28), hours=rng.randrange(24))
+        sessions.append([str(s), str(u), str(w), str(rng.randrange(2)), _ts(day, micros=False)])
+        if rng.random() < 0.4:
+            feedback.append([str(len(feedback) + 1), str(s), str(u), str(w), str(rng.randrange(2)),
+                             _ts(day + timedelta(hours=1), micros=False, zulu=True)])
+    tables = {
+        "users.csv": (["user_id", "age_group", "fitness_level", "preferred_types"], users),
+        "sessions.csv": (["session_id", "user_id", "workout_id", "completed", "timestamp"], sessions),
+        "feedback.csv": (["feedback_id", "session_id", "user_id", "workout_id", "liked", "feedback_time"], feedback),
+    }
+    for name, (header, rows) in tables.items():
+        with open(directory / name, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            writer.writerows(rows)
+    return directory

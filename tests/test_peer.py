@@ -14,7 +14,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.dirty import write_dirty
+from tests.dirty import MANY_TYPES, write_dirty, write_many_types
 from tests.helpers import REPO, load_job
 
 recommend_job = load_job("recommend")
@@ -46,6 +46,26 @@ def test_job_and_independent_peer_agree_on_dirty_data(spark, tmp_path):
     assert datetime.fromisoformat(job_report["as_of"]) == datetime.fromisoformat(peer_report["as_of"])
     # the dataset reaches what it is for: rows rejected in every dataset
     assert all(job_report["rows"][name]["rejected"] for name in ("users", "catalog", "sessions", "feedback"))
+
+
+@pytest.mark.slow
+def test_job_and_independent_peer_agree_past_63_types(spark, tmp_path):
+    """More types than a type mask has bits: the users' types go as arrays of indices, each type has
+    fewer than k workouts, and the MMR's groups (one per type) are many and small."""
+    from coldstart.codes import Codes
+
+    assert not Codes((), (), tuple(f"t{i}" for i in range(MANY_TYPES))).uses_mask
+    data = str(write_many_types(tmp_path / "many"))
+    job_out, peer_out = str(tmp_path / "job"), str(tmp_path / "peer")
+    assert recommend_job.main(["--input", data, "--output", job_out]) == 0
+    run_peer(data, peer_out)
+
+    verdict = compare(job_out, peer_out)
+    assert verdict.returncode == 0, verdict.stdout + verdict.stderr
+    report = json.loads((tmp_path / "job" / "run_report.json").read_text())
+    # 3 age groups x 3 levels x 70 types, each with its 4 workouts
+    assert report["segments"] == 3 * 3 * MANY_TYPES
+    assert report["recommendations"] == 3 * 3 * MANY_TYPES * 4
 
 
 def test_compare_outputs_fails_on_a_swapped_rank(tmp_path):
