@@ -160,18 +160,25 @@ def write_dirty(directory: Path, seed: int = 7) -> Path:
     played = [w for w in range(1, n_workouts + 1) if w not in unplayed]
     (directory / "augmented_workouts.json").write_text(json.dumps(catalog, indent=0))
     sessions = _sessions(rng, played)
-    tables = {
-        "users": (["user_id", "age_group", "fitness_level", "preferred_types"], _users(rng)),
-        "sessions": (["session_id", "user_id", "workout_id", "completed", "timestamp"], sessions),
-        "feedback": (["feedback_id", "session_id", "user_id", "workout_id", "liked", "feedback_time"],
-                     _feedback(rng, sessions, played)),
-    }
-    for name, (header, rows) in tables.items():
+    _write_tables(directory, _users(rng), sessions, _feedback(rng, sessions, played))
+    return directory
+
+
+HEADERS = {
+    "users": ["user_id", "age_group", "fitness_level", "preferred_types"],
+    "sessions": ["session_id", "user_id", "workout_id", "completed", "timestamp"],
+    "feedback": ["feedback_id", "session_id", "user_id", "workout_id", "liked", "feedback_time"],
+}
+
+
+def _write_tables(directory: Path, users: list[list[str]], sessions: list[list[str]],
+                  feedback: list[list[str]]) -> None:
+    """users.csv, sessions.csv and feedback.csv, with their headers."""
+    for name, rows in (("users", users), ("sessions", sessions), ("feedback", feedback)):
         with open(directory / f"{name}.csv", "w", newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(header)
+            writer.writerow(HEADERS[name])
             writer.writerows(rows)
-    return directory
 
 
 MANY_TYPES = 70  # past the 63 bits of a type mask: users' types travel as arrays of type indices
@@ -202,14 +209,5 @@ def write_many_types(directory: Path, seed: int = 3) -> Path:
         if rng.random() < 0.4:
             feedback.append([str(len(feedback) + 1), str(s), str(u), str(w), str(rng.randrange(2)),
                              _ts(day + timedelta(hours=1), micros=False, zulu=True)])
-    tables = {
-        "users.csv": (["user_id", "age_group", "fitness_level", "preferred_types"], users),
-        "sessions.csv": (["session_id", "user_id", "workout_id", "completed", "timestamp"], sessions),
-        "feedback.csv": (["feedback_id", "session_id", "user_id", "workout_id", "liked", "feedback_time"], feedback),
-    }
-    for name, (header, rows) in tables.items():
-        with open(directory / name, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(header)
-            writer.writerows(rows)
+    _write_tables(directory, users, sessions, feedback)
     return directory
