@@ -76,14 +76,6 @@ class Codes:
             return [t for i, t in enumerate(self.types) if type_set >> i & 1]
         return [self.types[i] for i in type_set]
 
-    def age_level_names(self, al_code: Column) -> dict[str, Column]:
-        """`age_group` and `fitness_level` back from an `al_code` (the inverse of `al_code`)."""
-        n_levels = max(len(self.levels), 1)
-        return {
-            "age_group": F.element_at(string_array(self.age_groups), (al_code / n_levels).cast("int") + 1),
-            "fitness_level": F.element_at(string_array(self.levels), al_code % n_levels + 1),
-        }
-
     def age_level_pairs(self) -> list[tuple[int, str, str]]:
         """(al_code, age_group, fitness_level) for every combination, on the driver: the universe's
         first two axes, numbered as `al_code` numbers them."""
@@ -100,8 +92,11 @@ class Codes:
 
     def with_names(self, df: DataFrame) -> DataFrame:
         """Events with codes -> also `age_group`, `fitness_level`, `workout_type`, `preferred_types`."""
+        n_levels = max(len(self.levels), 1)
         return df.withColumns({
-            **self.age_level_names(F.col("al_code")),
+            # the inverse of `al_code`
+            "age_group": F.element_at(string_array(self.age_groups), (F.col("al_code") / n_levels).cast("int") + 1),
+            "fitness_level": F.element_at(string_array(self.levels), F.col("al_code") % n_levels + 1),
             "workout_type": F.element_at(string_array(self.types), F.col("type_idx") + 1),
             "preferred_types": self.decode_preferred(F.col("type_set")),
         })

@@ -180,7 +180,8 @@ def validate_inputs(raw: RawInputs, stages: Stages, cfg: Config | None = None) -
         duplicates = search_duplicates({name: raw.frame(name) for name in DUPLICATE_KEYS})
         log.info("duplicate buckets: %s", duplicates.counts or "none")
         catalog = _kept(validate_catalog(raw.catalog, duplicates))
-        type_rows = catalog.accepted.select("workout_type").distinct().collect()  # the catalog's types
+        # the catalog's types: bounded by the catalog, not by users
+        type_rows = catalog.accepted.select("workout_type").distinct().collect()
         types = tuple(sorted(r["workout_type"] for r in type_rows))
         users = validate_users(raw.users, duplicates)
         profiles = profile_counts(users, types)
@@ -246,9 +247,8 @@ class EventSummary:
     def accepted_counts(self, name: str) -> pd.DataFrame:
         """Engagement counts of the accepted events up to as_of, keyed by (workout, segment code)."""
         count_columns, _ = EVENT_COLUMNS[name]
-        rows = ({**dict(zip(COUNT_KEYS, (r[k] for k in COUNT_KEYS), strict=True)),
-                 **{c: r[common] for c, common in zip(count_columns, COMMON_COUNTS, strict=True)},
-                 "last_micros": r["last_micros"]}
+        rows = ({**{k: r[k] for k in (*COUNT_KEYS, "last_micros")},
+                 **{c: r[common] for c, common in zip(count_columns, COMMON_COUNTS, strict=True)}}
                 for r in self.rows[name] if r["reason"] is None and not r["after_as_of"])
         return count_frame(rows, count_columns, latest=name == "sessions")
 
