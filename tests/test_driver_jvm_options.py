@@ -24,19 +24,14 @@ def driver_java_options() -> list[str]:
 
 
 def java(*options: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([shutil.which("java") or "java", *options, "-XX:+PrintFlagsFinal", "-version"],
+    return subprocess.run([shutil.which("java") or "java", *options, "-version"],
                           capture_output=True, text=True, timeout=60)
-
-
-def heap_flag(output: str, name: str) -> int:
-    return next(int(line.split()[3]) for line in output.splitlines() if f" {name} " in line)
 
 
 @pytest.mark.parametrize("driver_memory", ["512m", "1g", "6g"])
 def test_the_driver_options_start_a_jvm_at_any_driver_memory(driver_memory: str) -> None:
     result = java(*driver_java_options(), f"-Xmx{driver_memory}")
-    assert result.returncode == 0, result.stderr
-    assert heap_flag(result.stdout, "InitialHeapSize") <= heap_flag(result.stdout, "MaxHeapSize")
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_a_fixed_initial_heap_would_stop_a_small_driver() -> None:
