@@ -11,12 +11,13 @@ from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
 from coldstart.codes import Codes
+from coldstart.lookup import SEGMENT_SEPARATOR
 
 SEGMENT_COLUMNS = ("age_group", "fitness_level", "workout_type")
 
 
 def segment_key(age_group: Column | str, fitness_level: Column | str, workout_type: Column | str) -> Column:
-    return F.concat_ws("|", F.col(age_group) if isinstance(age_group, str) else age_group,
+    return F.concat_ws(SEGMENT_SEPARATOR, F.col(age_group) if isinstance(age_group, str) else age_group,
                        F.col(fitness_level) if isinstance(fitness_level, str) else fitness_level,
                        F.col(workout_type) if isinstance(workout_type, str) else workout_type)
 
@@ -32,7 +33,8 @@ def candidates(codes: Codes, catalog: pd.DataFrame) -> pd.DataFrame:
     age_levels = pd.DataFrame(codes.age_level_pairs(), columns=["al_code", "age_group", "fitness_level"]).astype(
         {"al_code": "int32"})
     pairs = age_levels.merge(catalog[["workout_id", "workout_type"]], how="cross")
-    pairs["segment_key"] = pairs["age_group"] + "|" + pairs["fitness_level"] + "|" + pairs["workout_type"]
+    age_group, fitness_level, workout_type = (pairs[c] for c in SEGMENT_COLUMNS)
+    pairs["segment_key"] = age_group + SEGMENT_SEPARATOR + fitness_level + SEGMENT_SEPARATOR + workout_type
     return pairs[["segment_key", *SEGMENT_COLUMNS, "al_code", "workout_id"]]
 
 
