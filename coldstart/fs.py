@@ -47,8 +47,8 @@ class HadoopFs:
         """The entries of a directory, as qualified path strings (`file:/abs/dir/name`).
 
         A directory on the driver's own disk is listed by Python: through Py4J each entry
-        cost two calls, ~1.7 s for a directory of 2,000 entries (an output directory under
-        /tmp), paid by every run's `sinks.recover` on the output's parent.
+        cost two calls, 0.35-0.45 s for a directory of 2,400 entries (/tmp, the parent of an
+        output directory there) against 5-13 ms, paid by every run's `sinks.recover`.
         """
         qualified = self.qualify(path).rstrip("/")
         if qualified.startswith(LOCAL_SCHEME):
