@@ -254,24 +254,37 @@ class EventSummary:
 
 
 @contextmanager
-def _without_adaptive_execution(spark: SparkSession) -> Iterator[None]:
-    # Adaptive execution plans each broadcast as its own query stage, over its own cached-table
-    # stage, and then does not see that the two tables' broadcasts of the users are the same:
-    # without it, the plan reuses one exchange (measured at 10M users: ~8 s per broadcast).
-    key = "spark.sql.adaptive.enabled"
-    previous = spark.conf.get(key)
-    spark.conf.set(key, "false")
+def _summary_settings(spark: SparkSession) -> Iterator[None]:
+    """Adaptive execution off, and one shuffle partition per core, for the summary's query.
+
+    Adaptive execution plans each broadcast as its own query stage, over its own cached-table
+    stage, and then does not see that the two tables' broadcasts of the users are the same:
+    without it, the plan reuses one exchange (measured at 10M users: ~8 s per broadcast).
+    Without it nothing coalesces the summaries' reduce tasks either, and their rows are few
+    (reasons x workouts x segment codes per map task): `spark.sql.shuffle.partitions` tasks
+    per table cost more to start than to run (32 tasks: 0.5-0.7 s at 1M users, most of it
+    deserialising them).
+    """
+    settings = {
+        "spark.sql.adaptive.enabled": "false",
+        "spark.sql.shuffle.partitions": str(min(int(spark.conf.get("spark.sql.shuffle.partitions")),
+                                                spark.sparkContext.defaultParallelism)),
+    }
+    previous = {key: spark.conf.get(key) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
     try:
         yield
     finally:
-        spark.conf.set(key, previous)
+        for key, value in previous.items():
+            spark.conf.set(key, value)
 
 
 def summarize_events(inputs: ValidatedInputs, as_of_micros: int | None, stages: Stages) -> EventSummary:
     """Both event tables counted in one query (the users broadcast once), collected: it is small."""
     with stages.stage("count_events"):
         frames = [_summary_frame(inputs[name], as_of_micros) for name in EVENT_DATASETS]
-        with _without_adaptive_execution(frames[0].sparkSession):
+        with _summary_settings(frames[0].sparkSession):
             # reasons x workouts x segment codes, not events
             collected = frames[0].unionByName(frames[1]).collect()
         rows = {name: tuple(r for r in collected if r["dataset"] == name) for name in EVENT_DATASETS}

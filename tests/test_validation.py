@@ -366,3 +366,22 @@ def test_users_are_counted_and_normalised_per_profile_as_written(spark):
     shuffled = intake.compact_users(users, profiles, codes, n_profiles=intake.BROADCAST_PROFILES_MAX + 1)
     assert_df_equality(shuffled, expected, ignore_row_order=True, ignore_nullable=True)
     profiles.unpersist()
+
+
+def test_event_summary_query_settings_hold_inside_and_are_restored_after_an_error(spark):
+    """`intake._summary_settings`: adaptive execution off and one shuffle partition per core (never
+    more than configured) while the summary's query runs; the session's own values afterwards."""
+    aqe, partitions = "spark.sql.adaptive.enabled", "spark.sql.shuffle.partitions"
+    before = {key: spark.conf.get(key) for key in (aqe, partitions)}
+    cores = spark.sparkContext.defaultParallelism  # 2: spark.default.parallelism of the tests' session
+    try:
+        for configured, inside in (("16", str(cores)), ("1", "1")):  # min(configured, cores)
+            spark.conf.set(aqe, "true")
+            spark.conf.set(partitions, configured)
+            with pytest.raises(RuntimeError, match="query failed"), intake._summary_settings(spark):
+                assert (spark.conf.get(aqe), spark.conf.get(partitions)) == ("false", inside)
+                raise RuntimeError("query failed")
+            assert (spark.conf.get(aqe), spark.conf.get(partitions)) == ("true", configured)
+    finally:
+        for key, value in before.items():
+            spark.conf.set(key, value)
