@@ -1,4 +1,4 @@
-"""SPEC §1 reading: Parquet timestamps, with or without a time zone, are UTC instants."""
+"""SPEC §1 reading: Parquet timestamps, with or without a time zone, are UTC instants; datasets read together."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from coldstart.schemas import SESSIONS
-from coldstart.sources import read_parquet
+from coldstart.sources import InputError, read_inputs, read_parquet
+from tests.helpers import workout, write_inputs
 
 
 def test_parquet_wall_clock_timestamps_are_read_as_the_utc_instant(spark: SparkSession, tmp_path: Path) -> None:
@@ -30,3 +32,22 @@ def test_parquet_wall_clock_timestamps_are_read_as_the_utc_instant(spark: SparkS
         df = read_parquet(spark, SESSIONS, str(path))
         assert df.schema["timestamp"].dataType == T.TimestampType(), (unit, tz)
         assert df.select(F.unix_micros("timestamp")).first()[0] == expected_micros, (unit, tz)
+
+
+def test_datasets_are_read_together_and_the_first_bad_one_in_spec_order_is_reported(spark: SparkSession,
+                                                                                    tmp_path: Path) -> None:
+    """The four readers run in threads; the error is still that of the first bad dataset in the order
+    users, sessions, feedback, catalog (SPEC §9), whichever reader finishes first."""
+    users = "user_id,age_group,fitness_level,preferred_types\n1,18-25,beginner,yoga\n"
+    feedback = "feedback_id,session_id,user_id,workout_id,liked,feedback_time\n1,1,1,1,1,2025-01-01T00:00:00\n"
+    good = write_inputs(tmp_path / "good", users, "session_id,user_id,workout_id,completed,timestamp\n"
+                        "1,1,1,1,2025-01-01T00:00:00\n", feedback, [workout(1, "yoga", ["calm"])])
+    raw = read_inputs(spark, str(good))
+    assert {name: raw.frame(name).count() for name in ("users", "sessions", "feedback", "catalog")} == {
+        "users": 1, "sessions": 1, "feedback": 1, "catalog": 1}
+    # sessions without `timestamp`, and a catalog without `workout_type`
+    no_type = {k: v for k, v in workout(1, "yoga", ["calm"]).items() if k != "workout_type"}
+    bad = write_inputs(tmp_path / "bad", users, "session_id,user_id,workout_id,completed\n1,1,1,1\n", feedback,
+                       [no_type])
+    with pytest.raises(InputError, match=r"sessions\.csv: missing required column\(s\): timestamp"):
+        read_inputs(spark, str(bad))
