@@ -36,8 +36,9 @@ def test_parquet_wall_clock_timestamps_are_read_as_the_utc_instant(spark: SparkS
 
 def test_datasets_are_read_together_and_the_first_bad_one_in_spec_order_is_reported(spark: SparkSession,
                                                                                     tmp_path: Path) -> None:
-    """The four readers run in threads; the error is still that of the first bad dataset in the order
-    users, sessions, feedback, catalog (SPEC §9), whichever reader finishes first."""
+    """The four readers run in threads; a missing column (SPEC §9: one line naming the file and the column)
+    is still reported for the first bad dataset in the order users, sessions, feedback, catalog, as when
+    they were read one by one, whichever reader finishes first."""
     users = "user_id,age_group,fitness_level,preferred_types\n1,18-25,beginner,yoga\n"
     feedback = "feedback_id,session_id,user_id,workout_id,liked,feedback_time\n1,1,1,1,1,2025-01-01T00:00:00\n"
     good = write_inputs(tmp_path / "good", users, "session_id,user_id,workout_id,completed,timestamp\n"
