@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from coldstart.codes import Codes
@@ -32,7 +32,7 @@ from coldstart.freshness import filter_up_to, format_micros, parse_as_of, with_d
 from coldstart.intake import ValidatedInputs, check_quality, reject_counts, summarize_events, validate_inputs
 from coldstart.mmr import TagVectors
 from coldstart.progress import Stages
-from coldstart.rerank import catalog_tag_vectors, rerank
+from coldstart.rerank import rerank, tag_vectors
 from coldstart.segments import candidates, segment_user_stats
 from coldstart.sources import RawInputs
 from coldstart.validation import Validated
@@ -104,29 +104,25 @@ def aggregate(clean: Clean, stages: Stages) -> tuple[DataFrame, DataFrame]:
             session_counts(clean.sessions).withColumn("last_micros", F.unix_micros("part_last_played")).collect(),
             SESSION_COUNTS, latest=True)
         feedback = count_frame(feedback_counts(clean.feedback).collect(), FEEDBACK_COUNTS, latest=False)
-        base_df, workouts_df, n_candidates = _candidate_table(clean.codes, clean.catalog, sessions, feedback)
+        catalog = clean.catalog.select("workout_id", "workout_type").toPandas()
+        base_df, workouts_df, n_candidates = _candidate_table(
+            clean.catalog.sparkSession, clean.codes, catalog, sessions, feedback)
         stages.count("candidates", n_candidates)
         return base_df, workouts_df
 
 
-def _candidate_table(codes: Codes, catalog_df: DataFrame, sessions: pd.DataFrame,
+def _candidate_table(spark: SparkSession, codes: Codes, catalog: pd.DataFrame, sessions: pd.DataFrame,
                      feedback: pd.DataFrame) -> tuple[DataFrame, DataFrame, int]:
     """(candidates with their counts, per-workout global counts, number of candidates).
 
-    Both tables are bounded by segments x catalog, and the counts are already on the driver:
-    they are joined there and handed to Spark as local relations. As Spark joins of cached
-    tables they took a dozen small jobs (~2 s at any scale, measured at 1M users).
+    Both tables are bounded by segments x catalog, and the counts and the catalog (`workout_id`,
+    `workout_type`) are already on the driver: they are joined there and handed to Spark as local
+    relations. As Spark joins of cached tables they took a dozen small jobs (~2 s at any scale,
+    measured at 1M users).
     """
-    spark = catalog_df.sparkSession
-    catalog = catalog_df.select("workout_id", "workout_type").toPandas()
-    base = join_counts(candidates(codes, catalog), sessions, feedback)
+    base = join_counts(candidates(codes, catalog[["workout_id", "workout_type"]]), sessions, feedback)
     return (to_spark(spark, base, CANDIDATE_SCHEMA),
             to_spark(spark, workout_counts(sessions, feedback), WORKOUT_COUNTS_SCHEMA), len(base))
-
-
-def _tag_vectors(catalog: DataFrame, stages: Stages) -> TagVectors:
-    with stages.stage("tfidf"):
-        return catalog_tag_vectors(catalog)
 
 
 def _flags(workouts_df: DataFrame, catalog: DataFrame, cfg: Config, as_of: str | None,
@@ -177,18 +173,22 @@ def run(raw: RawInputs, cfg: Config, stages: Stages | None = None) -> PipelineRe
     report.update(as_of=as_of, events_after_as_of=summary.after_as_of())
     catalog = inputs["catalog"].accepted
     report.update(segment_user_stats(inputs.user_groups, inputs.codes))
-    # The flags and the TF-IDF fit need neither the candidate table nor each other: they run
-    # in threads beside the aggregate and the rerank. Each of these small queries leaves a core
-    # idle while the driver plans it; together they fill it. (Their stage timings overlap.)
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="coldstart-tail") as pool:
+    # The flags need neither the scores nor the rerank: they run in a thread beside them. Each of
+    # these small queries leaves a core idle while the driver plans it; together they fill it.
+    # (Their stage timings overlap.)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="coldstart-flags") as pool:
         with stages.stage("aggregate"):
+            # one collect of the catalog for the candidates and the TF-IDF: bounded by the catalog
+            catalog_local = catalog.select("workout_id", "workout_type", "tags").toPandas()
             base_df, workouts_df, n_candidates = _candidate_table(
-                inputs.codes, catalog, summary.accepted_counts("sessions"), summary.accepted_counts("feedback"))
+                catalog.sparkSession, inputs.codes, catalog_local,
+                summary.accepted_counts("sessions"), summary.accepted_counts("feedback"))
             flags_future = pool.submit(_flags, workouts_df, catalog, cfg, as_of, stages)
-            vectors_future = pool.submit(_tag_vectors, catalog, stages)
             stages.count("candidates", n_candidates)
+        with stages.stage("tfidf"):
+            vectors = tag_vectors(catalog_local)
         with stages.stage("score_and_rerank"):
-            recommendations = recommend(base_df, as_of_micros, vectors_future.result(), cfg).cache()
+            recommendations = recommend(base_df, as_of_micros, vectors, cfg).cache()
             report["recommendations"] = stages.count("recommendations", recommendations.count())
         flags, report["instructor_flags"] = flags_future.result()
     report["timings"] = stages.timings

@@ -16,10 +16,19 @@ RECOMMENDATION_COLUMNS = (
 )
 
 
+def tag_vectors(catalog: pd.DataFrame) -> TagVectors:
+    """TF-IDF of a catalog's `tags`, its documents in `workout_id` order.
+
+    The order is part of the result: it decides the order in which each row's norm is summed
+    (`mmr.tfidf_matrix`). Accepted workout ids are unique, so it is total.
+    """
+    ordered = catalog.sort_values("workout_id", kind="mergesort")
+    return fit_tag_vectors(ordered["workout_id"].tolist(), [t if t is not None else [] for t in ordered["tags"]])
+
+
 def catalog_tag_vectors(catalog_df: DataFrame) -> TagVectors:
     """Fit TF-IDF on the driver: the catalog is small (bounded by workouts, not users)."""
-    rows = catalog_df.select("workout_id", "tags").orderBy("workout_id").collect()
-    return fit_tag_vectors([r["workout_id"] for r in rows], [r["tags"] or [] for r in rows])
+    return tag_vectors(catalog_df.select("workout_id", "tags").toPandas())
 
 
 def _output_schema(scored_df: DataFrame) -> T.StructType:

@@ -60,6 +60,25 @@ def test_workout_without_tags_is_similar_to_nothing():
     assert cos[0, 1] == 0.0 and cos[1, 1] == 0.0
 
 
+def test_catalog_tag_vectors_take_the_documents_in_workout_id_order(spark):
+    """`rerank.tag_vectors` (the job's catalog, collected once) and `catalog_tag_vectors` (a Spark
+    catalog) fit the documents sorted by workout_id, whatever order the rows come in: the order
+    decides each row's storage order, and so the bits of its norm."""
+    from coldstart.rerank import catalog_tag_vectors, tag_vectors
+
+    rows = [(30, ["z"]), (10, ["m", "a"]), (20, None), (5, ["a", "z"])]  # 20: no tags (null)
+    # by id: 5 [a, z], 10 [m, a], 20 [], 30 [z]
+    expected = fit_tag_vectors([5, 10, 20, 30], [["a", "z"], ["m", "a"], [], ["z"]])
+    local = tag_vectors(pd.DataFrame({"workout_id": [r[0] for r in rows], "tags": [r[1] for r in rows]}))
+    distributed = catalog_tag_vectors(spark.createDataFrame(rows, "workout_id long, tags array<string>"))
+    for got in (local, distributed):
+        assert got.workout_ids.tolist() == [5, 10, 20, 30]
+        assert _same_bits(got.matrix, expected.matrix)
+    # in input order instead, workout 10's row would store its entries m, a, not a, m
+    assert not _same_bits(fit_tag_vectors([30, 10, 20, 5], [r[1] or [] for r in rows]).matrix[[3, 1, 2, 0]],
+                          expected.matrix)
+
+
 def test_catalog_without_any_tag_gives_zero_similarities():
     vectors = fit_tag_vectors([1, 2], [[], []])
     assert np.array_equal(vectors.cosine([1, 2]), np.zeros((2, 2)))
