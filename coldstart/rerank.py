@@ -23,7 +23,7 @@ def tag_vectors(catalog: pd.DataFrame) -> TagVectors:
     (`mmr.tfidf_matrix`). Accepted workout ids are unique, so it is total.
     """
     ordered = catalog.sort_values("workout_id", kind="mergesort")
-    return fit_tag_vectors(ordered["workout_id"].tolist(), [t if t is not None else [] for t in ordered["tags"]])
+    return fit_tag_vectors(ordered["workout_id"].tolist(), ordered["tags"].tolist())  # null tags: no terms
 
 
 def catalog_tag_vectors(catalog_df: DataFrame) -> TagVectors:
