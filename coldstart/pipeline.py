@@ -115,12 +115,12 @@ def _candidate_table(spark: SparkSession, codes: Codes, catalog: pd.DataFrame, s
                      feedback: pd.DataFrame) -> tuple[DataFrame, DataFrame, int]:
     """(candidates with their counts, per-workout global counts, number of candidates).
 
-    Both tables are bounded by segments x catalog, and the counts and the catalog (`workout_id`,
-    `workout_type`) are already on the driver: they are joined there and handed to Spark as local
-    relations. As Spark joins of cached tables they took a dozen small jobs (~2 s at any scale,
-    measured at 1M users).
+    Both tables are bounded by segments x catalog, and the counts and the catalog (`candidates`
+    uses its `workout_id` and `workout_type`) are already on the driver: they are joined there and
+    handed to Spark as local relations. As Spark joins of cached tables they took a dozen small
+    jobs (~2 s at any scale, measured at 1M users).
     """
-    base = join_counts(candidates(codes, catalog[["workout_id", "workout_type"]]), sessions, feedback)
+    base = join_counts(candidates(codes, catalog), sessions, feedback)
     return (to_spark(spark, base, CANDIDATE_SCHEMA),
             to_spark(spark, workout_counts(sessions, feedback), WORKOUT_COUNTS_SCHEMA), len(base))
 
