@@ -16,6 +16,10 @@ from pathlib import Path
 if __package__ in (None, "") and not any(Path(p, "coldstart").is_dir() for p in sys.path if p):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without install
 
+from coldstart.pythonpath import prefer_installed_pyspark  # noqa: E402
+
+prefer_installed_pyspark()  # before pyspark is imported
+
 import pandas as pd  # noqa: E402
 
 from coldstart import pipeline  # noqa: E402

@@ -19,6 +19,10 @@ from typing import Any
 if __package__ in (None, "") and not any(Path(p, "coldstart").is_dir() for p in sys.path if p):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without install
 
+from coldstart.pythonpath import prefer_installed_pyspark  # noqa: E402
+
+prefer_installed_pyspark()  # before pyspark is imported
+
 import pyarrow as pa  # noqa: E402
 
 from coldstart import mysql, pipeline, sinks  # noqa: E402
