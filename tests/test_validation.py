@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import Row
@@ -15,7 +16,7 @@ from coldstart.progress import Stages
 from coldstart.schemas import CORRUPT, ROW_ORDER, SOURCE_FILE
 from coldstart.segments import segment_user_stats
 from coldstart.sources import read_inputs
-from coldstart.validation import duplicate_buckets, validate_catalog, validate_users
+from coldstart.validation import REASON_CODE, duplicate_buckets, validate_catalog, validate_users
 from tests.helpers import workout, write_inputs
 
 USERS = """user_id,age_group,fitness_level,preferred_types
@@ -385,3 +386,50 @@ def test_event_summary_query_settings_hold_inside_and_are_restored_after_an_erro
     finally:
         for key, value in before.items():
             spark.conf.set(key, value)
+
+
+def test_event_summary_reads_the_collected_counts():
+    """`intake.EventSummary` on a hand-made summary frame, as `summarize_events` collects it."""
+    bad_id = REASON_CODE["bad_id"]
+    rows = [  # dataset, reason, after_as_of, workout_id, al_code, 4 counts, last_micros
+        ("sessions", None, False, 1, 0, 3, 2, 5, 4, 1_000),
+        ("sessions", None, False, 2, 1, 1, 0, 1, 0, 3_000),
+        ("sessions", None, True, 2, 1, 0, 0, 2, 2, 9_000),  # after as_of: not counted
+        ("sessions", bad_id, False, None, None, 0, 0, 7, 0, None),
+        ("feedback", None, False, 1, 0, 2, 1, 2, 1, None),
+        ("feedback", None, True, 1, 0, 1, 1, 1, 1, None),
+    ]
+    columns = ["dataset", "reason", "after_as_of", "workout_id", "al_code", *intake.COMMON_COUNTS, "last_micros"]
+    frame = pd.DataFrame(rows, columns=columns).astype(
+        {"reason": "Int32", "after_as_of": "boolean", "workout_id": "Int64", "al_code": "Int32",
+         **{c: "Int64" for c in (*intake.COMMON_COUNTS, "last_micros")}})
+    summary = intake.EventSummary(frame)
+
+    assert summary.rows("sessions") == 4 and summary.rows("feedback") == 2
+    # accepted sessions: 5 + 1 + 2 = 8 events; bad_id: 7
+    assert summary.reasons("sessions") == {None: 8, "bad_id": 7}
+    assert summary.reasons("feedback") == {None: 3}
+    # events after as_of among accepted rows: sessions 2, feedback 1
+    assert summary.after_as_of() == {"sessions": 2, "feedback": 1}
+    # the latest accepted session, after as_of or not (it is what as_of defaults to)
+    assert summary.latest_session() == 9_000
+    sessions = summary.accepted_counts("sessions")
+    assert list(sessions.columns) == ["workout_id", "al_code", "views", "completions", "part_views",
+                                      "part_completions", "last_micros"]
+    assert sessions.to_dict("list") == {"workout_id": [1, 2], "al_code": [0, 1], "views": [3, 1],
+                                        "completions": [2, 0], "part_views": [5, 1], "part_completions": [4, 0],
+                                        "last_micros": [1_000, 3_000]}
+    assert str(sessions["al_code"].dtype) == "Int32" and str(sessions["views"].dtype) == "Int64"
+    feedback = summary.accepted_counts("feedback")
+    assert list(feedback.columns) == ["workout_id", "al_code", "feedbacks", "likes", "part_feedbacks", "part_likes"]
+    assert feedback.to_dict("list") == {"workout_id": [1], "al_code": [0], "feedbacks": [2], "likes": [1],
+                                        "part_feedbacks": [2], "part_likes": [1]}
+
+
+def test_event_summary_without_sessions_has_no_latest_session():
+    columns = ["dataset", "reason", "after_as_of", "workout_id", "al_code", *intake.COMMON_COUNTS, "last_micros"]
+    summary = intake.EventSummary(pd.DataFrame({c: pd.Series([], dtype="Int64") for c in columns}).astype(
+        {"dataset": "object", "after_as_of": "boolean"}))
+    assert summary.latest_session() is None
+    assert summary.after_as_of() == {"sessions": 0, "feedback": 0}
+    assert summary.accepted_counts("sessions").empty
