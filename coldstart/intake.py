@@ -231,8 +231,8 @@ _SUMMARY_DTYPES = {pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype(), pa.
 class EventSummary:
     """The counted event tables: a frame of (dataset, SUMMARY_KEYS, COMMON_COUNTS, last_micros).
 
-    Collected through Arrow and read with pandas: as Python rows, the ~14,000 rows at any
-    scale cost ~0.4 s of the driver's time before the scoring could start (cProfile at 1M users).
+    Collected through Arrow and read with pandas, not as Python rows: the ~14,000 rows (at any
+    scale) then cost the driver ~0.15 s less before the scoring starts (measured at 1M users).
     """
 
     frame: pd.DataFrame
