@@ -57,13 +57,18 @@ GLOBAL_COUNTS = ("global_views", "global_completions", "global_feedbacks", "glob
 COUNT_COLUMNS = ("views", "completions", "feedbacks", "likes", *GLOBAL_COUNTS)
 
 
-def count_frame(rows: Iterable[Mapping[str, Any]], counts: tuple[str, ...], latest: bool) -> pd.DataFrame:
-    """Collected per-(workout, segment code) counts as a frame: `COUNT_KEYS`, `counts`, and with
-    `latest` the slice's latest session time as `last_micros` (microseconds since the epoch)."""
+def count_frame_dtypes(counts: tuple[str, ...], latest: bool) -> dict[str, str]:
+    """The columns of a count frame, in order, with their nullable pandas types: `COUNT_KEYS`,
+    `counts`, and with `latest` the slice's latest session time as `last_micros` (microseconds)."""
     columns = [*COUNT_KEYS, *counts, *(["last_micros"] if latest else [])]
+    return {c: "Int32" if c == "al_code" else "Int64" for c in columns}
+
+
+def count_frame(rows: Iterable[Mapping[str, Any]], counts: tuple[str, ...], latest: bool) -> pd.DataFrame:
+    """Collected per-(workout, segment code) counts as a frame (`count_frame_dtypes`)."""
     rows = list(rows)
-    return pd.DataFrame({c: pd.array([r[c] for r in rows], dtype="Int32" if c == "al_code" else "Int64")
-                         for c in columns})
+    return pd.DataFrame({c: pd.array([r[c] for r in rows], dtype=dtype)
+                         for c, dtype in count_frame_dtypes(counts, latest).items()})
 
 
 def workout_counts(session_counts_df: pd.DataFrame, feedback_counts_df: pd.DataFrame) -> pd.DataFrame:

@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 
 from coldstart.codes import Codes, string_array
 from coldstart.config import Config
-from coldstart.engagement import COUNT_KEYS, feedback_counts, session_counts
+from coldstart.engagement import COUNT_KEYS, count_frame_dtypes, feedback_counts, session_counts
 from coldstart.progress import Stages
 from coldstart.sources import RawInputs
 from coldstart.validation import (
@@ -270,9 +270,8 @@ class EventSummary:
         accepted = self._accepted(name)
         counted = accepted[~accepted["after_as_of"].astype(bool)].rename(
             columns=dict(zip(COMMON_COUNTS, count_columns, strict=True)))
-        columns = [*COUNT_KEYS, *count_columns, *(["last_micros"] if name == "sessions" else [])]
-        return counted[columns].astype({c: "Int32" if c == "al_code" else "Int64" for c in columns}).reset_index(
-            drop=True)
+        dtypes = count_frame_dtypes(count_columns, latest=name == "sessions")
+        return counted[list(dtypes)].astype(dtypes).reset_index(drop=True)
 
 
 @contextmanager

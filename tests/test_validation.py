@@ -388,6 +388,10 @@ def test_event_summary_query_settings_hold_inside_and_are_restored_after_an_erro
             spark.conf.set(key, value)
 
 
+# the columns `intake.summarize_events` collects
+SUMMARY_COLUMNS = ["dataset", *intake.SUMMARY_KEYS, *intake.COMMON_COUNTS, "last_micros"]
+
+
 def test_event_summary_reads_the_collected_counts():
     """`intake.EventSummary` on a hand-made summary frame, as `summarize_events` collects it."""
     bad_id = REASON_CODE["bad_id"]
@@ -399,8 +403,7 @@ def test_event_summary_reads_the_collected_counts():
         ("feedback", None, False, 1, 0, 2, 1, 2, 1, None),
         ("feedback", None, True, 1, 0, 1, 1, 1, 1, None),
     ]
-    columns = ["dataset", "reason", "after_as_of", "workout_id", "al_code", *intake.COMMON_COUNTS, "last_micros"]
-    frame = pd.DataFrame(rows, columns=columns).astype(
+    frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS).astype(
         {"reason": "Int32", "after_as_of": "boolean", "workout_id": "Int64", "al_code": "Int32",
          **{c: "Int64" for c in (*intake.COMMON_COUNTS, "last_micros")}})
     summary = intake.EventSummary(frame)
@@ -427,8 +430,7 @@ def test_event_summary_reads_the_collected_counts():
 
 
 def test_event_summary_without_sessions_has_no_latest_session():
-    columns = ["dataset", "reason", "after_as_of", "workout_id", "al_code", *intake.COMMON_COUNTS, "last_micros"]
-    summary = intake.EventSummary(pd.DataFrame({c: pd.Series([], dtype="Int64") for c in columns}).astype(
+    summary = intake.EventSummary(pd.DataFrame({c: pd.Series([], dtype="Int64") for c in SUMMARY_COLUMNS}).astype(
         {"dataset": "object", "after_as_of": "boolean"}))
     assert summary.latest_session() is None
     assert summary.after_as_of() == {"sessions": 0, "feedback": 0}
