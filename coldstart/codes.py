@@ -1,17 +1,19 @@
 """Compact codes for the categories, so that millions of users fit in a broadcast.
 
-A user becomes (user_id, al_code, type_mask): `al_code` numbers the (age group,
-level) pair, `type_mask` has bit t set when the user prefers catalog type t. A
-session's segment test is then one shift and one and, after a broadcast join,
-instead of a shuffle join of the events with a wide users table. The category
-lists come to the driver: they are bounded by the categories, not by users.
+A user becomes (user_id, al_code, type_set): `al_code` numbers the (age group,
+level) pair, `type_set` has bit t set when the user prefers catalog type t (past 63
+types, a sorted array of type indices). A session's segment test is then one shift and
+one and. The codes are computed on the driver, once per distinct category combination:
+they are bounded by the categories, not by users.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 # bits of a signed 64-bit mask usable for types; more types fall back to an array of indices
 MASK_BITS = 63
@@ -37,31 +39,23 @@ class Codes:
     def uses_mask(self) -> bool:
         return len(self.types) <= MASK_BITS
 
-    def _index(self, values: tuple[str, ...], column: Column) -> Column:
-        if not values:
-            return F.lit(None).cast("int")
-        lookup = F.create_map(*(x for i, v in enumerate(values) for x in (F.lit(v), F.lit(i))))
-        return F.element_at(lookup, column)
+    @property
+    def type_set_type(self) -> T.DataType:
+        return T.LongType() if self.uses_mask else T.ArrayType(T.IntegerType())
 
-    def al_code(self, age_group: Column, fitness_level: Column) -> Column:
-        return self._index(self.age_groups, age_group) * F.lit(len(self.levels)) + self._index(
-            self.levels, fitness_level)
+    def al_code_of(self, age_group: str, fitness_level: str) -> int:
+        return self.age_groups.index(age_group) * len(self.levels) + self.levels.index(fitness_level)
+
+    def type_set_of(self, preferred_types: Iterable[str]) -> int | list[int]:
+        """The catalog types among `preferred_types` as a bit mask (or sorted indices past 63 types)."""
+        indices = sorted({self.types.index(t) for t in preferred_types if t in self.types})
+        return sum(1 << i for i in indices) if self.uses_mask else indices
 
     def type_index(self, workout_type: Column) -> Column:
-        return self._index(self.types, workout_type)
-
-    def type_set(self, preferred_types: Column) -> Column:
-        """The user's known preferred types: a bit mask (or an array of indices past 63 types)."""
-        if not self.uses_mask:
-            indices = F.transform(preferred_types, lambda t: self.type_index(t))
-            return F.filter(indices, lambda i: i.isNotNull())
-        # one array_contains per type rather than a lambda: this runs once per user, and
-        # higher-order functions are interpreted
-        mask = F.lit(0).cast("long")
-        for i, workout_type in enumerate(self.types):
-            mask = mask.bitwiseOR(F.when(F.array_contains(preferred_types, workout_type), F.lit(1 << i).cast("long"))
-                                  .otherwise(F.lit(0).cast("long")))
-        return mask
+        if not self.types:
+            return F.lit(None).cast("int")
+        lookup = F.create_map(*(x for i, t in enumerate(self.types) for x in (F.lit(t), F.lit(i))))
+        return F.element_at(lookup, workout_type)
 
     def prefers(self, type_set: Column, type_index: Column) -> Column:
         if not self.uses_mask:
@@ -77,26 +71,8 @@ class Codes:
         return [self.types[i] for i in type_set]
 
     def age_level_pairs(self) -> list[tuple[int, str, str]]:
-        """(al_code, age_group, fitness_level) for every combination, on the driver: the universe's
-        first two axes, numbered as `al_code` numbers them."""
+        """(al_code, age_group, fitness_level) for every combination: the universe's first two axes,
+        numbered as `al_code_of` numbers them."""
         n_levels = len(self.levels)
         return [(a * n_levels + lv, age_group, level) for a, age_group in enumerate(self.age_groups)
                 for lv, level in enumerate(self.levels)]
-
-    def decode_preferred(self, type_set: Column) -> Column:
-        """The mask back to an array of type names (for frames that want the names)."""
-        names = string_array(self.types)
-        if not self.uses_mask:
-            return F.transform(type_set, lambda i: F.element_at(names, i + 1))
-        return F.filter(names, lambda _t, i: type_set.bitwiseAND(_bit(i)) != 0)
-
-    def with_names(self, df: DataFrame) -> DataFrame:
-        """Events with codes -> also `age_group`, `fitness_level`, `workout_type`, `preferred_types`."""
-        n_levels = max(len(self.levels), 1)
-        return df.withColumns({
-            # the inverse of `al_code`
-            "age_group": F.element_at(string_array(self.age_groups), (F.col("al_code") / n_levels).cast("int") + 1),
-            "fitness_level": F.element_at(string_array(self.levels), F.col("al_code") % n_levels + 1),
-            "workout_type": F.element_at(string_array(self.types), F.col("type_idx") + 1),
-            "preferred_types": self.decode_preferred(F.col("type_set")),
-        })

@@ -1,15 +1,10 @@
-"""SPEC §3: counts per (segment, workout) and per workout, smoothing, normalised views, raw_score.
+"""SPEC §3: per-workout global counts, the candidate table, smoothing, normalised views, raw_score.
 
-A session counts for at most one segment: its user's age group and level (`al_code`)
-with the workout's type, when the user prefers that type (`in_segment`, computed by
-validation). So one aggregation per event table, grouped by (workout, al_code), yields
-both the segment counts and, summed over al_codes, the workout's global counts: no
-explode of users.
+The counts themselves come from `coldstart.counting`, collected: keyed by (workout,
+age-level code), bounded by the catalog and the categories. The candidate table is joined
+from them on the driver and handed to Spark for the scoring columns.
 """
 from __future__ import annotations
-
-from collections.abc import Iterable, Mapping
-from typing import Any
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -17,58 +12,10 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from coldstart.config import Scoring, Smoothing
+from coldstart.counting import COUNT_KEYS
 
-COUNT_KEYS = ("workout_id", "al_code")
-
-
-def _event_counts(df: DataFrame, positive: str, keys: tuple[str, ...], names: dict[str, str],
-                  latest: str | None = None) -> DataFrame:
-    """Per key: events and positives in the segment (`in_segment`), all events and positives, latest time."""
-    in_segment = F.col("in_segment")
-    is_positive = F.col(positive) == 1
-    aggregates = [
-        F.count(F.when(in_segment, 1)).alias(names["segment_events"]),
-        F.count(F.when(in_segment & is_positive, 1)).alias(names["segment_positives"]),
-        F.count("*").alias(names["events"]),
-        F.count(F.when(is_positive, 1)).alias(names["positives"]),
-    ]
-    if latest is not None:
-        aggregates.append(F.max(latest).alias("part_last_played"))
-    return df.groupBy(*keys).agg(*aggregates)
-
-
-def session_counts(sessions_df: DataFrame, keys: tuple[str, ...] = COUNT_KEYS) -> DataFrame:
-    """(workout, segment code) -> v, c (segment), and that slice's share of V, C and last_played."""
-    names = {"segment_events": "views", "segment_positives": "completions",
-             "events": "part_views", "positives": "part_completions"}
-    return _event_counts(sessions_df, "completed", keys, names, latest="timestamp")
-
-
-def feedback_counts(feedback_df: DataFrame, keys: tuple[str, ...] = COUNT_KEYS) -> DataFrame:
-    """(workout, segment code) -> n, s (segment), and that slice's share of N, S."""
-    names = {"segment_events": "feedbacks", "segment_positives": "likes",
-             "events": "part_feedbacks", "positives": "part_likes"}
-    return _event_counts(feedback_df, "liked", keys, names)
-
-
-SESSION_COUNTS = ("views", "completions", "part_views", "part_completions")
-FEEDBACK_COUNTS = ("feedbacks", "likes", "part_feedbacks", "part_likes")
 GLOBAL_COUNTS = ("global_views", "global_completions", "global_feedbacks", "global_likes")
 COUNT_COLUMNS = ("views", "completions", "feedbacks", "likes", *GLOBAL_COUNTS)
-
-
-def count_frame_dtypes(counts: tuple[str, ...], latest: bool) -> dict[str, str]:
-    """The columns of a count frame, in order, with their nullable pandas types: `COUNT_KEYS`,
-    `counts`, and with `latest` the slice's latest session time as `last_micros` (microseconds)."""
-    columns = [*COUNT_KEYS, *counts, *(["last_micros"] if latest else [])]
-    return {c: "Int32" if c == "al_code" else "Int64" for c in columns}
-
-
-def count_frame(rows: Iterable[Mapping[str, Any]], counts: tuple[str, ...], latest: bool) -> pd.DataFrame:
-    """Collected per-(workout, segment code) counts as a frame (`count_frame_dtypes`)."""
-    rows = list(rows)
-    return pd.DataFrame({c: pd.array([r[c] for r in rows], dtype=dtype)
-                         for c, dtype in count_frame_dtypes(counts, latest).items()})
 
 
 def workout_counts(session_counts_df: pd.DataFrame, feedback_counts_df: pd.DataFrame) -> pd.DataFrame:

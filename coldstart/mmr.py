@@ -1,11 +1,11 @@
-"""SPEC §5: TF-IDF tag vectors and the greedy MMR rerank of one segment.
+"""SPEC §5: the greedy MMR rerank of one segment's (or profile's) candidates.
 
-Plain pandas/numpy/scipy, no Spark: `rerank.py` applies `rerank_segment`
-to every segment with `applyInPandas`, and the tests call it directly.
+Plain pandas/numpy/scipy, no Spark: `rerank.py` applies `rerank_segment` to every
+segment with `applyInPandas`, and the tests call it directly. The tag vectors are
+fitted on the driver (`coldstart.tags`) and broadcast.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -30,58 +30,6 @@ class TagVectors:
     def cosine(self, workout_ids: Sequence[int]) -> np.ndarray:
         rows = self.rows(workout_ids)
         return np.asarray((rows @ rows.T).todense(), dtype=np.float64)
-
-
-def tfidf_matrix(docs: Sequence[Sequence[str]]) -> sparse.csr_matrix:
-    """scikit-learn's `TfidfVectorizer(analyzer=<identity>).fit_transform(docs)`, to the bit.
-
-    Its defaults (raw counts, smooth idf, l2 norm), and its storage order: features numbered
-    alphabetically, but each row's entries kept in the order in which the corpus first used
-    them, which is the order the l2 norm sums in. Bit-identical to scikit-learn (tests/test_mmr.py
-    compares them on random catalogs), without importing it: scikit-learn's import cost ~1.6 s
-    of CPU per run, in a job that is CPU-bound on two cores (BENCHMARKS.md).
-    """
-    first_seen: dict[str, int] = {}  # term -> order of first use in the corpus
-    indptr, seen_order, counts = [0], [], []
-    for doc in docs:
-        per_doc: dict[int, int] = {}
-        for term in doc:
-            order = first_seen.setdefault(term, len(first_seen))
-            per_doc[order] = per_doc.get(order, 0) + 1
-        for order in sorted(per_doc):
-            seen_order.append(order)
-            counts.append(per_doc[order])
-        indptr.append(len(seen_order))
-    n_docs, n_terms = len(docs), len(first_seen)
-    if not n_terms:  # scikit-learn refuses an empty vocabulary
-        return sparse.csr_matrix((n_docs, 0), dtype=np.float64)
-    alphabetical = np.empty(n_terms, dtype=np.int32)
-    alphabetical[[first_seen[t] for t in sorted(first_seen)]] = np.arange(n_terms, dtype=np.int32)
-    indices = alphabetical[np.asarray(seen_order, dtype=np.int64)]
-    data = np.asarray(counts, dtype=np.float64)
-    # idf = ln((1 + n) / (1 + df)) + 1, computed in scikit-learn's steps
-    idf = np.full(n_terms, n_docs + 1, dtype=np.float64)
-    idf /= np.bincount(indices, minlength=n_terms).astype(np.float64) + 1.0
-    np.log(idf, out=idf)
-    idf += 1.0
-    data *= idf[indices]
-    for lo, hi in zip(indptr[:-1], indptr[1:], strict=True):
-        squares = 0.0
-        for value in data[lo:hi].tolist():  # summed in storage order, as scikit-learn does
-            squares += value * value
-        if squares != 0.0:
-            data[lo:hi] /= math.sqrt(squares)
-    return sparse.csr_matrix((data, indices, np.asarray(indptr, dtype=np.int32)), shape=(n_docs, n_terms))
-
-
-def fit_tag_vectors(workout_ids: Sequence[int], tags: Sequence[Sequence[str] | None]) -> TagVectors:
-    """TF-IDF fitted once on the whole catalog, one tag one term (SPEC §5, `tfidf_matrix`).
-
-    A workout with no tags gets the zero vector: similarity 0 to everything.
-    """
-    ids = np.asarray(workout_ids, dtype=np.int64)
-    docs = [list(t) if t is not None else [] for t in tags]
-    return TagVectors(ids, tfidf_matrix(docs))
 
 
 def top_pool(candidates: pd.DataFrame, pool_size: int) -> pd.DataFrame:

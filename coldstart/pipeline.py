@@ -1,9 +1,14 @@
-"""The batch job end to end, sources and sinks excluded: raw frames in, results and report out."""
+"""The batch job end to end, sources and sinks excluded: raw frames in, results and report out.
+
+    validate (SPEC §9) -> membership (§2) + counting (§3-4) -> candidates -> score -> MMR (§5)
+                                                          \\-> instructor flags (§6)
+"""
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -12,15 +17,11 @@ from pyspark.sql import functions as F
 
 from coldstart.codes import Codes
 from coldstart.config import Config
+from coldstart.counting import EVENT_TABLES, EventCounts, UserCounts, count_events, count_users
 from coldstart.engagement import (
     CANDIDATE_SCHEMA,
-    FEEDBACK_COUNTS,
-    SESSION_COUNTS,
     WORKOUT_COUNTS_SCHEMA,
-    count_frame,
-    feedback_counts,
     join_counts,
-    session_counts,
     to_spark,
     with_raw_score,
     with_smoothed_rates,
@@ -28,19 +29,27 @@ from coldstart.engagement import (
     workout_counts,
 )
 from coldstart.flags import flag_instructors, instructor_counts
-from coldstart.freshness import filter_up_to, format_micros, parse_as_of, with_days_old, with_score
-from coldstart.intake import ValidatedInputs, check_quality, reject_counts, summarize_events, validate_inputs
+from coldstart.freshness import format_micros, parse_as_of, with_days_old, with_score
+from coldstart.membership import codes_from, segment_user_stats, user_codes, with_segment, workout_codes
 from coldstart.mmr import TagVectors
 from coldstart.progress import Stages
-from coldstart.rerank import rerank, tag_vectors
-from coldstart.segments import candidates, segment_user_stats
+from coldstart.rerank import rerank
+from coldstart.segments import candidates
 from coldstart.sources import RawInputs
-from coldstart.validation import Validated
+from coldstart.tags import tag_vectors
+from coldstart.validation import (
+    DUPLICATE_KEYS,
+    REASONS,
+    Validated,
+    reason_name,
+    search_duplicates,
+    validate_catalog,
+    validate_feedback,
+    validate_sessions,
+    validate_users,
+)
 
 log = logging.getLogger(__name__)
-
-__all__ = ["Clean", "PipelineResult", "QualityError", "aggregate", "clean_inputs", "recommend", "reject_counts",
-           "run", "score", "validate_inputs"]
 
 
 class QualityError(Exception):
@@ -52,17 +61,22 @@ class QualityError(Exception):
         self.validated = validated
 
 
-@dataclass
-class Clean:
-    """Accepted rows of each dataset, events already cut at as_of."""
+@dataclass(frozen=True)
+class ValidatedInputs(Mapping[str, Validated]):
+    """The four validated datasets by name, the users' counts and the category codes."""
 
-    users: DataFrame
-    sessions: DataFrame
-    feedback: DataFrame
-    catalog: DataFrame
-    as_of_micros: int | None
+    datasets: dict[str, Validated]
+    users: UserCounts
     codes: Codes
-    after_as_of: dict[str, int] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Validated:
+        return self.datasets[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.datasets)
+
+    def __len__(self) -> int:
+        return len(self.datasets)
 
 
 @dataclass
@@ -73,64 +87,90 @@ class PipelineResult:
     report: dict[str, Any]
 
 
-def clean_inputs(validated: ValidatedInputs, cfg: Config, stages: Stages) -> Clean:
-    """Accepted rows, events cut at as_of (the latest accepted session unless set), with category names.
+def validate_inputs(raw: RawInputs, cfg: Config, stages: Stages) -> ValidatedInputs:
+    """Every row of every dataset flagged (SPEC §9); the users counted; the catalog persisted."""
+    with stages.stage("validate"):
+        duplicates = search_duplicates({name: raw.frame(name) for name in DUPLICATE_KEYS})
+        log.info("duplicate buckets: %s", duplicates.counts or "none")
+        catalog = validate_catalog(raw.catalog, duplicates).persisted()
+        # the catalog's types: bounded by the catalog, not by users
+        types = [r["workout_type"] for r in catalog.accepted.select("workout_type").distinct().collect()]
+        users = validate_users(raw.users, duplicates)
+        user_counts = count_users(users)
+        codes = codes_from(user_counts.groups, types)
+        n_users = stages.count("users_accepted", user_counts.reasons[None])
+        broadcast = n_users <= cfg.scale.broadcast_users_max
+        # the events' id check brings the users' and workouts' codes along (see `_with_known_ids`);
+        # each event query joins the users, whose codes are computed once
+        members = user_codes(users, user_counts.groups, codes)
+        workouts = workout_codes(catalog.accepted, codes)
+        sessions = validate_sessions(raw.sessions, members, workouts, broadcast, duplicates)
+        feedback = validate_feedback(raw.feedback, members, workouts, broadcast, duplicates)
+    log.info("codes: %d age groups, %d levels, %d workout types",
+             len(codes.age_groups), len(codes.levels), len(codes.types))
+    datasets = {"users": users, "catalog": catalog, "sessions": sessions, "feedback": feedback}
+    return ValidatedInputs(datasets, user_counts, codes)
 
-    For callers that filter the events further (evaluation cuts them in time and by
-    user); the job itself counts in one pass with `intake.summarize_events`.
+
+def count_cut(inputs: ValidatedInputs, as_of_micros: int | None, stages: Stages,
+              exclude_users: DataFrame | None = None) -> EventCounts:
+    """The event counts up to as_of (SPEC §3-4), without the events of `exclude_users` (user_id).
+
+    The job counts everything; the evaluation passes its time cut and its new users.
     """
-    codes = validated.codes
-    sessions = codes.with_names(validated["sessions"].accepted)
-    feedback = codes.with_names(validated["feedback"].accepted)
-    after: dict[str, int] = {}
-    if cfg.as_of:
-        as_of = parse_as_of(cfg.as_of)
-        for name, df, column in (("sessions", sessions, "timestamp"), ("feedback", feedback, "feedback_time")):
-            after[name] = stages.count(f"{name}_after_as_of", df.filter(
-                F.unix_micros(column) > F.lit(as_of)).count())
-        sessions = filter_up_to(sessions, "timestamp", as_of)
-        feedback = filter_up_to(feedback, "feedback_time", as_of)
-    else:
-        latest = sessions.agg(F.max(F.unix_micros("timestamp"))).first()
-        as_of = None if latest is None else latest[0]
-    return Clean(validated["users"].accepted, sessions, feedback, validated["catalog"].accepted, as_of, codes, after)
+    with stages.stage("count_events"):
+        tables = []
+        for name in EVENT_TABLES:
+            events = inputs[name].flagged
+            if exclude_users is not None:
+                events = events.join(F.broadcast(exclude_users.select("user_id")), on="user_id", how="left_anti")
+            tables.append(with_segment(events, inputs.codes))
+        counts = count_events(*tables, as_of_micros)
+        for name in EVENT_TABLES:
+            stages.count(f"{name}_counted", counts.rows(name))
+    return counts
 
 
-def aggregate(clean: Clean, stages: Stages) -> tuple[DataFrame, DataFrame]:
-    """(candidates with their counts and last_played, per-workout global counts): both small, local."""
-    with stages.stage("aggregate"):
-        # bounded by workouts x segment codes: collected, like the job's event summary
-        sessions = count_frame(
-            session_counts(clean.sessions).withColumn("last_micros", F.unix_micros("part_last_played")).collect(),
-            SESSION_COUNTS, latest=True)
-        feedback = count_frame(feedback_counts(clean.feedback).collect(), FEEDBACK_COUNTS, latest=False)
-        catalog = clean.catalog.select("workout_id", "workout_type").toPandas()
-        base_df, workouts_df, n_candidates = _candidate_table(
-            clean.catalog.sparkSession, clean.codes, catalog, sessions, feedback)
-        stages.count("candidates", n_candidates)
-        return base_df, workouts_df
+def _count_entry(name: str, by_reason: Mapping[str | None, int]) -> dict[str, Any]:
+    by_reason = dict(by_reason)
+    accepted = by_reason.pop(None, 0)
+    reasons = {reason: by_reason[reason] for reason in REASONS if by_reason.get(reason)}
+    rejected = sum(reasons.values())
+    log.info("  %s: %d read, %d accepted, %d rejected %s", name, accepted + rejected, accepted, rejected, reasons)
+    return {"read": accepted + rejected, "accepted": accepted, "rejected": rejected, "reasons": reasons}
 
 
-def _candidate_table(spark: SparkSession, codes: Codes, catalog: pd.DataFrame, sessions: pd.DataFrame,
-                     feedback: pd.DataFrame) -> tuple[DataFrame, DataFrame, int]:
-    """(candidates with their counts, per-workout global counts, number of candidates).
+def reject_counts(inputs: ValidatedInputs, events: EventCounts) -> dict[str, dict[str, Any]]:
+    """Per dataset: rows read, accepted, rejected, and rejected per reason (SPEC §9 order)."""
+    catalog_reasons = inputs["catalog"].flagged.select("reason").collect()  # one row per workout
+    out = {"users": _count_entry("users", inputs.users.reasons),
+           "catalog": _count_entry("catalog", Counter(reason_name(r["reason"]) for r in catalog_reasons))}
+    for name in EVENT_TABLES:
+        out[name] = _count_entry(name, events.reasons(name))
+    return out
 
-    Both tables are bounded by segments x catalog, and the counts and the catalog (`candidates`
-    uses its `workout_id` and `workout_type`) are already on the driver: they are joined there and
-    handed to Spark as local relations. As Spark joins of cached tables they took a dozen small
-    jobs (~2 s at any scale, measured at 1M users).
+
+def check_quality(counts: dict[str, dict[str, Any]], max_fraction: float) -> list[str]:
+    """Datasets whose rejected share of rows read exceeds the limit, as messages."""
+    failures = []
+    for name, c in counts.items():
+        if c["read"] and c["rejected"] / c["read"] > max_fraction:
+            failures.append(f"{name}: {c['rejected']} of {c['read']} rows rejected "
+                            f"({c['rejected'] / c['read']:.2%} > {max_fraction:.2%})")
+    return failures
+
+
+def candidate_table(spark: SparkSession, codes: Codes, catalog: pd.DataFrame,
+                    events: EventCounts) -> tuple[DataFrame, DataFrame]:
+    """(every segment's candidates with their counts, per-workout global counts), as Spark frames.
+
+    Both are bounded by segments x catalog and their inputs are on the driver already: they
+    are joined there (pandas) and handed to Spark as local relations.
     """
+    sessions, feedback = events.accepted_counts("sessions"), events.accepted_counts("feedback")
     base = join_counts(candidates(codes, catalog), sessions, feedback)
     return (to_spark(spark, base, CANDIDATE_SCHEMA),
-            to_spark(spark, workout_counts(sessions, feedback), WORKOUT_COUNTS_SCHEMA), len(base))
-
-
-def _flags(workouts_df: DataFrame, catalog: DataFrame, cfg: Config, as_of: str | None,
-           stages: Stages) -> tuple[DataFrame, int]:
-    """The instructor flags (cached) and their number."""
-    with stages.stage("flags"):
-        flags = flag_instructors(instructor_counts(workouts_df, catalog), cfg.smoothing, cfg.flags, as_of).cache()
-        return flags, stages.count("instructor_flags", flags.count())
+            to_spark(spark, workout_counts(sessions, feedback), WORKOUT_COUNTS_SCHEMA))
 
 
 def score(base_df: DataFrame, as_of_micros: int | None, cfg: Config) -> DataFrame:
@@ -155,10 +195,10 @@ def recommend(base_df: DataFrame, as_of_micros: int | None, vectors: TagVectors,
 def run(raw: RawInputs, cfg: Config, stages: Stages | None = None) -> PipelineResult:
     """Validate, count, score, rerank, flag. Raises QualityError above the reject limit."""
     stages = stages or Stages()
-    inputs = validate_inputs(raw, stages, cfg)
+    inputs = validate_inputs(raw, cfg, stages)
     as_of_micros = parse_as_of(cfg.as_of) if cfg.as_of else None
-    summary = summarize_events(inputs, as_of_micros, stages)
-    counts = reject_counts(inputs, stages, summary)
+    events = count_cut(inputs, as_of_micros, stages)
+    counts = reject_counts(inputs, events)
     report: dict[str, Any] = {"inputs": raw.paths, "rows": counts,
                               "rejects": {n: c["reasons"] for n, c in counts.items()}, "config": cfg.to_dict()}
     failures = check_quality(counts, cfg.quality.max_reject_fraction)
@@ -167,29 +207,24 @@ def run(raw: RawInputs, cfg: Config, stages: Stages | None = None) -> PipelineRe
         raise QualityError("too many rejected rows: " + "; ".join(failures), report, dict(inputs))
 
     if as_of_micros is None:
-        as_of_micros = summary.latest_session()
+        as_of_micros = events.latest_session()
     as_of = format_micros(as_of_micros)
     log.info("as_of = %s", as_of)
-    report.update(as_of=as_of, events_after_as_of=summary.after_as_of())
+    report.update(as_of=as_of, events_after_as_of=events.after_as_of())
+    report.update(segment_user_stats(inputs.users.groups, inputs.codes))
     catalog = inputs["catalog"].accepted
-    report.update(segment_user_stats(inputs.user_groups, inputs.codes))
-    # The flags need neither the scores nor the rerank: they run in a thread beside them. Each of
-    # these small queries leaves a core idle while the driver plans it; together they fill it.
-    # (Their stage timings overlap.)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="coldstart-flags") as pool:
-        with stages.stage("aggregate"):
-            # one collect of the catalog for the candidates and the TF-IDF: bounded by the catalog
-            catalog_local = catalog.select("workout_id", "workout_type", "tags").toPandas()
-            base_df, workouts_df, n_candidates = _candidate_table(
-                catalog.sparkSession, inputs.codes, catalog_local,
-                summary.accepted_counts("sessions"), summary.accepted_counts("feedback"))
-            flags_future = pool.submit(_flags, workouts_df, catalog, cfg, as_of, stages)
-            stages.count("candidates", n_candidates)
-        with stages.stage("tfidf"):
-            vectors = tag_vectors(catalog_local)
-        with stages.stage("score_and_rerank"):
-            recommendations = recommend(base_df, as_of_micros, vectors, cfg).cache()
-            report["recommendations"] = stages.count("recommendations", recommendations.count())
-        flags, report["instructor_flags"] = flags_future.result()
+    with stages.stage("candidates"):
+        # the catalog on the driver, for the candidates and the TF-IDF: bounded by the catalog
+        catalog_local = catalog.select("workout_id", "workout_type", "tags").toPandas()
+        base_df, workouts_df = candidate_table(catalog.sparkSession, inputs.codes, catalog_local, events)
+        stages.count("candidates", base_df.count())
+    with stages.stage("tfidf"):
+        vectors = tag_vectors(catalog_local)
+    with stages.stage("score_and_rerank"):
+        recommendations = recommend(base_df, as_of_micros, vectors, cfg).cache()
+        report["recommendations"] = stages.count("recommendations", recommendations.count())
+    with stages.stage("flags"):
+        flags = flag_instructors(instructor_counts(workouts_df, catalog), cfg.smoothing, cfg.flags, as_of).cache()
+        report["instructor_flags"] = stages.count("instructor_flags", flags.count())
     report["timings"] = stages.timings
     return PipelineResult(recommendations, flags, dict(inputs), report)

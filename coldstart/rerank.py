@@ -6,7 +6,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
 from coldstart.config import Mmr
-from coldstart.mmr import TagVectors, fit_tag_vectors, rerank_segment
+from coldstart.mmr import TagVectors, rerank_segment
 
 RECOMMENDATION_COLUMNS = (
     "segment_key", "workout_id", "score", "rank",
@@ -14,21 +14,6 @@ RECOMMENDATION_COLUMNS = (
     "p_completion", "p_like", "views_norm", "type_views_norm", "days_old",
     "views", "completions", "feedbacks", "likes",
 )
-
-
-def tag_vectors(catalog: pd.DataFrame) -> TagVectors:
-    """TF-IDF of a catalog's `tags`, its documents in `workout_id` order.
-
-    The order is part of the result: it decides the order in which each row's norm is summed
-    (`mmr.tfidf_matrix`). Accepted workout ids are unique, so it is total.
-    """
-    ordered = catalog.sort_values("workout_id", kind="mergesort")
-    return fit_tag_vectors(ordered["workout_id"].tolist(), ordered["tags"].tolist())  # null tags: no terms
-
-
-def catalog_tag_vectors(catalog_df: DataFrame) -> TagVectors:
-    """Fit TF-IDF on the driver: the catalog is small (bounded by workouts, not users)."""
-    return tag_vectors(catalog_df.select("workout_id", "tags").toPandas())
 
 
 def _output_schema(scored_df: DataFrame) -> T.StructType:

@@ -31,6 +31,9 @@ def build_session(app_name: str) -> SparkSession:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    ui = spark.sparkContext.uiWebUrl
+    if ui:
+        logging.getLogger("coldstart").info("Spark UI at %s while the job runs (%s)", ui, spark.sparkContext.master)
     return spark
 
 

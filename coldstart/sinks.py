@@ -1,9 +1,11 @@
-"""File outputs of SPEC §7, replaced whole: a reader sees the old outputs or the new ones.
+"""Publishing a run (SPEC §7-8): result files, rejects and report replaced whole, MySQL first.
 
 Everything is written into a fresh sibling directory `<output>.tmp-<run_id>` and
 swapped in with renames at the end. A run killed half-way leaves the previous
 outputs untouched; the next run removes its leftovers (and, if it was killed
 between the two renames of the swap, puts the previous outputs back first).
+The MySQL tables are swapped in before the files: a failed database write leaves
+both the tables and the files as they were.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import csv
 import io
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -20,6 +23,7 @@ from pyspark.sql.pandas.types import to_arrow_schema
 
 from coldstart.flags import FLAG_COLUMNS
 from coldstart.fs import HadoopFs
+from coldstart.pipeline import PipelineResult
 from coldstart.rerank import RECOMMENDATION_COLUMNS
 from coldstart.validation import Validated
 
@@ -133,3 +137,51 @@ def swap_entries(fs: HadoopFs, staging: str, output: str, entries: tuple[str, ..
         fs.rename(f"{staging}/{entry}", target)
         fs.delete(old)
     fs.delete(staging)
+
+
+# writes a run's result tables to the database: (recommendations, flags, as_of, run_id)
+DatabaseWriter = Callable[[DataFrame, DataFrame, "str | None", str], None]
+
+
+def publish(fs: HadoopFs, result: PipelineResult, output: str, run_id: str, files: bool = True,
+            database: DatabaseWriter | None = None) -> tuple[pa.Table, pa.Table]:
+    """A successful run's outputs, all at once: (recommendations, flags) as collected.
+
+    With `files`, the result files replace the previous ones; without (MySQL only), only
+    `rejects/` and the report are replaced and any previous result files stay. `database`,
+    when given, writes the result tables before anything is swapped in: if it raises, the
+    staging directory goes and the previous outputs stay.
+    """
+    recover(fs, output)
+    staging = staging_dir(fs, output, run_id)
+    try:
+        write_rejects(fs, result.validated, result.report["rows"], staging)
+        recommendations, flags = collect_results(result.recommendations, result.flags)
+        if files:
+            write_results(fs, recommendations, flags, staging)
+        if database is not None:
+            database(result.recommendations, result.flags, result.report["as_of"], run_id)
+        write_report(fs, result.report, staging)
+    except BaseException:
+        fs.delete(staging)
+        raise
+    if files:
+        swap_in(fs, staging, output, run_id)
+    else:
+        swap_entries(fs, staging, output, (REJECTS, REPORT), run_id)
+    log.info("outputs replaced in %s (run %s)", output, run_id)
+    return recommendations, flags
+
+
+def publish_rejects(fs: HadoopFs, report: dict[str, Any], validated: dict[str, Validated], output: str,
+                    run_id: str) -> None:
+    """A run stopped by too many rejects: only `rejects/` and the report replace the previous ones."""
+    recover(fs, output)
+    staging = staging_dir(fs, output, run_id)
+    try:
+        write_rejects(fs, validated, report["rows"], staging)
+        write_report(fs, report, staging)
+    except BaseException:
+        fs.delete(staging)
+        raise
+    swap_entries(fs, staging, output, (REJECTS, REPORT), run_id)

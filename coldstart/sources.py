@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
@@ -68,7 +67,7 @@ def _with_row_order(df: DataFrame) -> DataFrame:
     # file path + monotonically increasing id follow the order of rows within each file.
     # input_file_name(), not _metadata.file_path: a scan that references `_metadata` computes
     # every metadata field for every row, its row index included, even in queries that never
-    # use the path (measured: ~10% of the CPU of scanning one id column)
+    # use the path
     return df.withColumn(SOURCE_FILE, F.input_file_name()).withColumn(
         ROW_ORDER, F.monotonically_increasing_id()
     )
@@ -115,8 +114,7 @@ def read_schema(file_schema: T.StructType) -> T.StructType:
 
     SPEC §1: all timestamps are UTC, so a wall-clock timestamp (`timestamp_ntz`) is the
     same instant as its micros read as `timestamp`. Reading it so skips a per-row time-zone
-    conversion (java.time) that a cast would do on every event: about 1.3 s per 17M rows
-    on 2 cores, a third of the event summary's CPU.
+    conversion (java.time) that a cast would do on every event.
     """
     return T.StructType([
         T.StructField(f.name, T.TimestampType(), f.nullable, f.metadata)
@@ -179,18 +177,12 @@ def read_inputs(spark: SparkSession, input_dir: str, event_frames: dict[str, Dat
     event_frames = event_frames or {}
     located = {d.name: locate(fs, input_dir, d) for d in (*EVENT_DATASETS, CATALOG) if d.name not in event_frames}
     frames: dict[str, DataFrame] = {}
-    # Each reader asks Spark for its file's schema (Parquet footers, the catalog's keys): a
-    # one-task job each, mostly the driver's own latency. In threads they overlap.
-    with ThreadPoolExecutor(max_workers=len(located) or 1, thread_name_prefix="coldstart-read") as pool:
-        futures = {name: pool.submit(_read, spark, dataset, *located[name])
-                   for dataset in (*EVENT_DATASETS, CATALOG) if (name := dataset.name) in located}
-        # in dataset order: of several bad datasets, the first one is reported, as when read one by one
-        for dataset in (*EVENT_DATASETS, CATALOG):
-            if dataset.name in event_frames:
-                _check_columns(dataset, dataset.name, event_frames[dataset.name].columns)
-                frames[dataset.name] = event_frames[dataset.name]
-            else:
-                frames[dataset.name] = futures[dataset.name].result()
+    for dataset in (*EVENT_DATASETS, CATALOG):
+        if dataset.name in event_frames:
+            _check_columns(dataset, dataset.name, event_frames[dataset.name].columns)
+            frames[dataset.name] = event_frames[dataset.name]
+        else:
+            frames[dataset.name] = _read(spark, dataset, *located[dataset.name])
     paths = {name: path for name, (path, _) in located.items()}
     return RawInputs(paths=paths, **frames)
 

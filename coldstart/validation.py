@@ -1,11 +1,9 @@
-"""SPEC §1 normalisation and §9 rejects: raw frames in, typed clean frames plus reasons out.
+"""SPEC §1 normalisation and §9 rejects: raw frames in, typed rows with a reason out.
 
 Each dataset gets one `reason` column, filled by the checks in the order of SPEC §9
 (the first that applies wins); accepted rows are those with no reason. Sessions and
-feedback are joined with the accepted users (as compact codes, broadcast) and the
-catalog to find unknown ids, and keep what that join brings (the user's segment code,
-the workout's type, whether the user prefers it): the counts need exactly that, and a
-second join of millions of events would be wasted work.
+feedback are checked against the accepted users' ids and the accepted catalog's ids.
+Validation knows nothing of segments: `membership` and `counting` come after it.
 """
 from __future__ import annotations
 
@@ -13,11 +11,12 @@ from dataclasses import dataclass
 from functools import reduce
 from operator import or_
 
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from coldstart.codes import Codes, string_array
+from coldstart.codes import string_array
 from coldstart.schemas import CATALOG, CORRUPT, FEEDBACK, RAW_LINE, ROW_ORDER, SESSIONS, SOURCE_FILE, USERS, Dataset
 
 REASONS = (
@@ -42,13 +41,15 @@ WORKOUT_ID = r"^[wW]?([+-]?[0-9]+)$"
 
 @dataclass(frozen=True)
 class Validated:
-    """One dataset after validation: every row of `flagged` has `reason` null (accepted) or a code."""
+    """One dataset after validation: every row of `flagged` has `reason` null (accepted) or a code.
+
+    `accepted` is the typed, normalised `columns` of the accepted rows; `rejects` the rows not
+    used, with their reason and original record.
+    """
 
     dataset: str
     flagged: DataFrame
     columns: tuple[str, ...]
-    # the full plan with the reject text, when `flagged` is a persisted narrow copy
-    full: DataFrame | None = None
 
     @property
     def accepted(self) -> DataFrame:
@@ -56,10 +57,13 @@ class Validated:
 
     @property
     def rejects(self) -> DataFrame:
-        source = self.full if self.full is not None else self.flagged
-        return source.filter(F.col("reason").isNotNull()).select(
+        return self.flagged.filter(F.col("reason").isNotNull()).select(
             F.lit(self.dataset).alias("dataset"), reason_name_column(F.col("reason")).alias("reason"), "record"
         )
+
+    def persisted(self) -> Validated:
+        """The same rows, computed once: for small datasets that several queries read (the catalog)."""
+        return Validated(self.dataset, self.flagged.persist(StorageLevel.MEMORY_AND_DISK), self.columns)
 
 
 def reason_name(code: int | None) -> str | None:
@@ -143,8 +147,10 @@ def _with_key_checks(df: DataFrame, dataset: Dataset, ids: dict[str, Column]) ->
     ]
 
 
-# ids per duplicate-search bucket: one bit each in a long
-BUCKET_BITS = 6
+# ids per duplicate-search bucket (2^BUCKET_BITS), one bit each in WORDS longs: buckets of 256 ids keep
+# the number of buckets per task within what Spark's generated aggregation map holds (2^16 keys)
+BUCKET_BITS = 8
+WORDS = 4
 # dirty data with more duplicate buckets than this is joined by a shuffle instead of a broadcast
 BROADCAST_BUCKETS_MAX = 100_000
 
@@ -154,25 +160,28 @@ def _id_bucket(key: str) -> Column:
 
 
 def duplicate_buckets(df: DataFrame, key: str, datasets: tuple[str, ...] = ()) -> DataFrame:
-    """Buckets of 64 consecutive ids in which some id occurs more than once, among all rows with an id.
+    """Buckets of 256 consecutive ids in which some id occurs more than once, among all rows with an id.
 
-    Finding repeated ids must not cost a shuffle of every event: per bucket, the
-    number of rows and the OR of one bit per id are two fixed-width sums (a hash
-    aggregation whose map-side pass folds ids that sit together in the input), and a
-    bucket has a repeat exactly when it has more rows than bits set.
-    Rows already rejected count too, so that the scan reads the id column alone (1.1 s
-    warm for 17M session ids, against 2.7 s with the checks that reject rows): the buckets
-    are a superset of those with a repeat among the rows not rejected, and
-    `_flag_duplicates` leaves rejected rows out when it ranks the rows of these buckets.
+    Finding repeated ids must not cost a shuffle of every event: per bucket, the number of
+    rows and the OR of one bit per id (in four 64-bit words) are fixed-width sums (a hash
+    aggregation whose map-side pass folds ids that sit together in the input), and a bucket
+    has a repeat exactly when it has more rows than bits set.
+    Rows already rejected count too, so that the scan reads the id column alone (the
+    checks that reject rows would cost more than the search): the buckets are a superset
+    of those with a repeat among the rows not rejected, and `_flag_duplicates` leaves
+    rejected rows out when it ranks the rows of these buckets.
     `datasets`: further grouping columns (`_dataset` when several datasets' ids are searched at once).
     """
-    bit = F.call_function("shiftleft", F.lit(1).cast("long"),
-                          F.col(key).bitwiseAND(F.lit((1 << BUCKET_BITS) - 1)).cast("int"))
+    bit = F.call_function("shiftleft", F.lit(1).cast("long"), F.col(key).bitwiseAND(F.lit(63)).cast("int"))
+    word = F.call_function("shiftright", F.col(key), F.lit(6)).bitwiseAND(F.lit(WORDS - 1))
+    words = [F.bit_or(F.when(word == w, bit)).alias(f"_bits{w}") for w in range(WORDS)]
+    bits_set = sum((F.coalesce(F.bit_count(f"_bits{w}"), F.lit(0)) for w in range(1, WORDS)),
+                   F.coalesce(F.bit_count("_bits0"), F.lit(0)))
     return (
         df.select(*datasets, key).filter(F.col(key).isNotNull())
         .groupBy(*datasets, _id_bucket(key).alias("_bucket"))
-        .agg(F.count("*").alias("_rows"), F.bit_or(bit).alias("_bits"))
-        .filter(F.col("_rows") > F.bit_count("_bits"))
+        .agg(F.count("*").alias("_rows"), *words)
+        .filter(F.col("_rows") > bits_set)
         .select(*datasets, "_bucket")
     )
 
@@ -254,22 +263,19 @@ def _flag_duplicates(df: DataFrame, dataset: str, latest_first: Column | None,
     )
 
 
-# A user's profile columns as read (text, '' when missing), until they are normalised: many users
-# share a profile, so the job normalises each distinct profile once instead of once per user.
+USER_COLUMNS = ("user_id", "age_group", "fitness_level", "preferred_types")
+# A user's category columns as read (text, '' when missing). Millions of users share a few thousand
+# of these: whoever handles all users normalises each distinct combination once (`with_user_profile`
+# on the grouped rows) instead of once per user.
 PROFILE_SOURCES = ("age_group", "fitness_level", "preferred_types")
 RAW_PROFILE = tuple(f"_raw_{c}" for c in PROFILE_SOURCES)
-USER_COLUMNS = ("user_id", "age_group", "fitness_level", "preferred_types")
 
 
 def with_user_profile(df: DataFrame) -> DataFrame:
-    """`age_group`, `fitness_level`, `preferred_types` (SPEC §1) from the `RAW_PROFILE` columns."""
+    """`age_group`, `fitness_level`, `preferred_types` (SPEC §1) from the `RAW_PROFILE` columns:
+    trimmed; the level in title case; the types a set of trimmed, lower-case names."""
     raw_age, raw_level, raw_types = (F.col(c) for c in RAW_PROFILE)
-    # no lambdas: higher-order functions are interpreted
-    lowered = F.lower(F.coalesce(_trimmed(raw_types), F.lit("")))
-    # the regex only where there is whitespace (Java's \s: space, \t, \n, \x0B, \f, \r) to remove:
-    # most lists have none, and the regex is the costly step
-    has_space = F.length(F.translate(lowered, " \t\n\u000b\f\r", "")) < F.length(lowered)
-    listed = F.when(has_space, F.regexp_replace(lowered, r"\s*,\s*", ",")).otherwise(lowered)
+    listed = F.regexp_replace(F.lower(F.coalesce(_trimmed(raw_types), F.lit(""))), r"\s*,\s*", ",")
     return df.withColumns({
         "age_group": _trimmed(raw_age),
         "fitness_level": F.initcap(_trimmed(raw_level)),
@@ -278,8 +284,8 @@ def with_user_profile(df: DataFrame) -> DataFrame:
 
 
 def validate_users(raw_df: DataFrame, duplicates: DuplicateSearch | None = None) -> Validated:
-    """Users flagged by id and field checks and duplicates; the `RAW_PROFILE` columns kept beside
-    the normalised ones, for `intake.profile_counts`."""
+    """Users flagged by id and field checks and duplicates (the first row of an id is kept); the
+    `RAW_PROFILE` columns kept beside the normalised ones."""
     user_id = _int_id(raw_df, "user_id")
     checks = _with_key_checks(raw_df, USERS, {"user_id": user_id}) + [
         ("null_field", _text(raw_df, "age_group").isNull() | _text(raw_df, "fitness_level").isNull()),
@@ -349,37 +355,38 @@ def _completed(raw_df: DataFrame) -> tuple[Column, Column]:
     return F.when(at_text.isNull(), 0).when(at.isNotNull(), 1), at_text.isNotNull() & at.isNull()
 
 
-def _with_known_ids(flagged: DataFrame, users_df: DataFrame, catalog_df: DataFrame, codes: Codes,
+def _with_known_ids(flagged: DataFrame, users_df: DataFrame, workouts_df: DataFrame,
                     broadcast_users: bool) -> DataFrame:
-    """Flag unknown users and workouts; bring the codes the counts need (segment, type, in_segment)."""
-    users_side = users_df.select("user_id", "al_code", "type_set")  # a known user has an al_code
+    """Flag events whose user is not in `users_df`, then those whose workout is not in `workouts_df`.
+
+    Left joins on `user_id` and `workout_id`; the other columns of both frames come along (null
+    for an unknown id). The pipeline passes the users' and workouts' codes (`coldstart.membership`),
+    so that the events leave validation with what counting needs: a second join of every event
+    with millions of users would cost as much as this one.
+    """
+    users_side = users_df.withColumn("_user_known", F.lit(True))
     if broadcast_users:
         users_side = F.broadcast(users_side)
-    catalog_side = F.broadcast(catalog_df.select(
-        "workout_id", codes.type_index(F.col("workout_type")).alias("type_idx"), F.lit(True).alias("_workout_known")))
+    workouts_side = F.broadcast(workouts_df.withColumn("_workout_known", F.lit(True)))
     open_row = F.col("reason").isNull()
     return (
         flagged.join(users_side, on="user_id", how="left")
-        .join(catalog_side, on="workout_id", how="left")
-        .withColumn("reason", F.when(open_row & F.col("al_code").isNull(), F.lit(REASON_CODE["unknown_user"]))
+        .join(workouts_side, on="workout_id", how="left")
+        .withColumn("reason", F.when(open_row & F.col("_user_known").isNull(), F.lit(REASON_CODE["unknown_user"]))
                     .when(open_row & F.col("_workout_known").isNull(), F.lit(REASON_CODE["unknown_workout"]))
                     .otherwise(F.col("reason")))
-        .withColumn("in_segment", codes.prefers(F.col("type_set"), F.col("type_idx")))
-        .drop("_workout_known")
+        .drop("_user_known", "_workout_known")
     )
-
-
-# what the known-id join adds to every accepted event
-ENRICHED = ("al_code", "type_set", "type_idx", "in_segment")
 
 
 def _validate_events(raw_df: DataFrame, dataset: Dataset, int_ids: tuple[str, ...],
                      outcome: tuple[str, Column, Column, str], time_column: str,
-                     known: tuple[DataFrame, DataFrame, Codes, bool],
+                     known: tuple[DataFrame, DataFrame, bool],
                      duplicates: DuplicateSearch | None) -> Validated:
     """Sessions or feedback: ids, the 0/1 outcome, the time, duplicates by their id (`DUPLICATE_KEYS`), known ids.
 
-    `outcome` is (column, value, is bad, reason); `known` is (users, catalog, codes, broadcast users).
+    `outcome` is (column, value, is bad, reason); `known` is (users, workouts, broadcast the users):
+    see `_with_known_ids`.
     """
     ids = {n: _int_id(raw_df, n) for n in int_ids}
     ids["workout_id"] = _workout_id(raw_df, "workout_id")
@@ -398,21 +405,22 @@ def _validate_events(raw_df: DataFrame, dataset: Dataset, int_ids: tuple[str, ..
                    _searched(duplicates, dataset.name, raw_df))
         .transform(_with_known_ids, *known)
     )
-    return Validated(dataset.name, flagged, (*ids, outcome_name, time_column) + ENRICHED)
+    return Validated(dataset.name, flagged, (*ids, outcome_name, time_column))
 
 
-def validate_sessions(raw_df: DataFrame, users_df: DataFrame, catalog_df: DataFrame, codes: Codes,
+def validate_sessions(raw_df: DataFrame, users_df: DataFrame, workouts_df: DataFrame,
                       broadcast_users: bool = True, duplicates: DuplicateSearch | None = None) -> Validated:
-    """`users_df`: accepted users with `al_code` and `type_set` (see `coldstart.codes`)."""
+    """`users_df`, `workouts_df`: the accepted users and workouts, keyed by `user_id` and `workout_id`."""
     completed, bad_completed = _completed(raw_df)
     return _validate_events(raw_df, SESSIONS, ("session_id", "user_id"),
                             ("completed", completed, bad_completed, "bad_completed"), "timestamp",
-                            (users_df, catalog_df, codes, broadcast_users), duplicates)
+                            (users_df, workouts_df, broadcast_users), duplicates)
 
 
-def validate_feedback(raw_df: DataFrame, users_df: DataFrame, catalog_df: DataFrame, codes: Codes,
+def validate_feedback(raw_df: DataFrame, users_df: DataFrame, workouts_df: DataFrame,
                       broadcast_users: bool = True, duplicates: DuplicateSearch | None = None) -> Validated:
+    """Like `validate_sessions`; feedback is not checked against `session_id` (SPEC §9)."""
     liked = _binary(raw_df, "liked")
     return _validate_events(raw_df, FEEDBACK, ("feedback_id", "session_id", "user_id"),
                             ("liked", liked, liked.isNull(), "bad_liked"), "feedback_time",
-                            (users_df, catalog_df, codes, broadcast_users), duplicates)
+                            (users_df, workouts_df, broadcast_users), duplicates)

@@ -11,23 +11,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
-if __package__ in (None, "") and not any(Path(p, "coldstart").is_dir() for p in sys.path if p):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without install
+import pandas as pd
 
-from coldstart.pythonpath import prefer_installed_pyspark  # noqa: E402
-
-prefer_installed_pyspark()  # before pyspark is imported
-
-import pandas as pd  # noqa: E402
-
-from coldstart import pipeline  # noqa: E402
-from coldstart.evaluation import Evaluation, evaluate  # noqa: E402
-from coldstart.evaluation.report import write_evaluation  # noqa: E402
-from coldstart.intake import check_quality  # noqa: E402
-from coldstart.progress import Stages  # noqa: E402
-from coldstart.runtime import (  # noqa: E402
+from coldstart import pipeline
+from coldstart.evaluation import Evaluation, evaluate
+from coldstart.evaluation.report import write_evaluation
+from coldstart.evaluation.split import EvalData
+from coldstart.progress import Stages
+from coldstart.runtime import (
     EXIT_BAD_INPUT,
     EXIT_QUALITY,
     add_config_args,
@@ -37,8 +29,7 @@ from coldstart.runtime import (  # noqa: E402
     main_guard,
     setup_logging,
 )
-from coldstart.sources import InputError, read_inputs  # noqa: E402
-from coldstart.warmup import start_warmup  # noqa: E402
+from coldstart.sources import InputError, read_inputs
 
 log = logging.getLogger("coldstart.evaluate")
 
@@ -70,18 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     cfg = config_from_args(args)
     spark = build_session("coldstart-evaluate")
-    start_warmup(spark)  # while the inputs' headers are read (coldstart/warmup.py)
     stages = Stages()
     try:
         raw = read_inputs(spark, args.input)
     except InputError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
-    validated = pipeline.validate_inputs(raw, stages, cfg)
-    failures = check_quality(pipeline.reject_counts(validated, stages), cfg.quality.max_reject_fraction)
+    inputs = pipeline.validate_inputs(raw, cfg, stages)
+    counts = pipeline.reject_counts(inputs, pipeline.count_cut(inputs, None, stages))
+    failures = pipeline.check_quality(counts, cfg.quality.max_reject_fraction)
     if failures:
         fail("too many rejected rows: " + "; ".join(failures) + " (run jobs/recommend.py for the rejects)",
              EXIT_QUALITY)
-    ev = evaluate(pipeline.clean_inputs(validated, cfg, stages), cfg, stages)
+    ev = evaluate(EvalData.of(inputs), cfg, stages)
     write_evaluation(ev, ev.tuning.best.cfg, args.output)
     log.info("timings: %s", stages.timings)
     print_summary(ev, args.output, args.tune)

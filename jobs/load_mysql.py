@@ -13,19 +13,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
-if __package__ in (None, "") and not any(Path(p, "coldstart").is_dir() for p in sys.path if p):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without install
-
-from coldstart.pythonpath import prefer_installed_pyspark  # noqa: E402
-
-prefer_installed_pyspark()  # before pyspark is imported
-
-from coldstart import intake, mysql  # noqa: E402
-from coldstart.jdbc import Jdbc, MysqlError, check_connection  # noqa: E402
-from coldstart.progress import Stages  # noqa: E402
-from coldstart.runtime import (  # noqa: E402
+from coldstart import mysql, pipeline
+from coldstart.jdbc import Jdbc, MysqlError, check_connection
+from coldstart.progress import Stages
+from coldstart.runtime import (
     EXIT_BAD_INPUT,
     add_config_args,
     build_session,
@@ -34,7 +26,7 @@ from coldstart.runtime import (  # noqa: E402
     main_guard,
     setup_logging,
 )
-from coldstart.sources import InputError, read_inputs  # noqa: E402
+from coldstart.sources import InputError, read_inputs
 
 log = logging.getLogger("coldstart.load_mysql")
 
@@ -55,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_connection(spark, Jdbc.from_env(args.jdbc_url))
         stages = Stages()
-        validated = intake.validate_inputs(read_inputs(spark, args.input), stages, cfg)
-        counts = intake.reject_counts(validated, stages)
+        validated = pipeline.validate_inputs(read_inputs(spark, args.input), cfg, stages)
+        counts = pipeline.reject_counts(validated, pipeline.count_cut(validated, None, stages))
         mysql.write_tables_atomic(mysql.event_frames(validated), args.jdbc_url, cfg.mysql.write_batch_size)
     except (InputError, MysqlError) as exc:
         fail(str(exc), EXIT_BAD_INPUT)

@@ -13,23 +13,17 @@ import logging
 import sys
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-if __package__ in (None, "") and not any(Path(p, "coldstart").is_dir() for p in sys.path if p):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without install
+import pyarrow as pa
+from pyspark.sql import DataFrame
 
-from coldstart.pythonpath import prefer_installed_pyspark  # noqa: E402
-
-prefer_installed_pyspark()  # before pyspark is imported
-
-import pyarrow as pa  # noqa: E402
-
-from coldstart import mysql, pipeline, sinks  # noqa: E402
-from coldstart.flags import flags_table  # noqa: E402
-from coldstart.fs import HadoopFs  # noqa: E402
-from coldstart.jdbc import Jdbc, MysqlError, check_connection  # noqa: E402
-from coldstart.runtime import (  # noqa: E402
+from coldstart import mysql, pipeline, sinks
+from coldstart.config import Config
+from coldstart.flags import flags_table
+from coldstart.fs import HadoopFs
+from coldstart.jdbc import Jdbc, MysqlError, check_connection
+from coldstart.runtime import (
     EXIT_BAD_INPUT,
     EXIT_QUALITY,
     add_config_args,
@@ -39,8 +33,7 @@ from coldstart.runtime import (  # noqa: E402
     main_guard,
     setup_logging,
 )
-from coldstart.sources import InputError, read_inputs  # noqa: E402
-from coldstart.warmup import start_warmup  # noqa: E402
+from coldstart.sources import InputError, read_inputs
 
 log = logging.getLogger("coldstart.recommend")
 SHOWN_SEGMENTS = 3
@@ -102,12 +95,21 @@ def print_summary(report: dict[str, Any], recommendations: pa.Table, output: str
     print()
 
 
+def database_writer(args: argparse.Namespace, cfg: Config) -> sinks.DatabaseWriter | None:
+    if "mysql" not in args.sink:
+        return None
+
+    def write(recommendations: DataFrame, flags: DataFrame, as_of: str | None, run_id: str) -> None:
+        mysql.write_results(recommendations, flags, as_of, run_id, args.jdbc_url, cfg)
+
+    return write
+
+
 def main(argv: list[str] | None = None) -> int:
     setup_logging()
     args = parse_args(sys.argv[1:] if argv is None else argv)
     cfg = config_from_args(args)
     spark = build_session("coldstart-recommend")
-    start_warmup(spark)  # while the inputs' headers are read (coldstart/warmup.py)
     fs = HadoopFs(spark)
     run_id = new_run_id()
     try:
@@ -117,39 +119,19 @@ def main(argv: list[str] | None = None) -> int:
             raw = mysql.read_inputs_mysql(spark, args.input, args.jdbc_url, cfg)
         else:
             raw = read_inputs(spark, args.input)
+        result = pipeline.run(raw, cfg)
+        sink_names = [*(["files"] if "files" in args.sink else []),
+                      *([f"mysql {Jdbc.from_env(args.jdbc_url).safe_url}"] if "mysql" in args.sink else [])]
+        result.report.update(run_id=run_id, status="ok", sinks=sink_names)
+        recommendations, flags = sinks.publish(fs, result, args.output, run_id, files="files" in args.sink,
+                                               database=database_writer(args, cfg))
     except (InputError, MysqlError) as exc:
         fail(str(exc), EXIT_BAD_INPUT)
-    sinks.recover(fs, args.output)
-    staging = sinks.staging_dir(fs, args.output, run_id)
-    try:
-        result = pipeline.run(raw, cfg)
     except pipeline.QualityError as exc:
         exc.report.update(run_id=run_id, status="failed: too many rejected rows")
-        sinks.write_rejects(fs, exc.validated, exc.report["rows"], staging)
-        sinks.write_report(fs, exc.report, staging)
-        sinks.swap_entries(fs, staging, args.output, (sinks.REJECTS, sinks.REPORT), run_id)
+        sinks.publish_rejects(fs, exc.report, exc.validated, args.output, run_id)
         fail(f"{exc} (rejects and run_report.json written to {args.output}; previous recommendations kept)",
              EXIT_QUALITY)
-    sink_names = [*(["files"] if "files" in args.sink else []),
-                  *([f"mysql {Jdbc.from_env(args.jdbc_url).safe_url}"] if "mysql" in args.sink else [])]
-    result.report.update(run_id=run_id, status="ok", sinks=sink_names)
-    sinks.write_rejects(fs, result.validated, result.report["rows"], staging)
-    recommendations, flags = sinks.collect_results(result.recommendations, result.flags)
-    if "files" in args.sink:
-        sinks.write_results(fs, recommendations, flags, staging)
-    if "mysql" in args.sink:
-        try:  # before the files swap: a failed write leaves both the tables and the files as they were
-            mysql.write_results(result.recommendations, result.flags, result.report["as_of"], run_id,
-                                args.jdbc_url, cfg)
-        except MysqlError as exc:
-            fs.delete(staging)
-            fail(str(exc), EXIT_BAD_INPUT)
-    sinks.write_report(fs, result.report, staging)
-    if "files" in args.sink:
-        sinks.swap_in(fs, staging, args.output, run_id)
-    else:  # results went to MySQL only: previous result files, if any, stay
-        sinks.swap_entries(fs, staging, args.output, (sinks.REJECTS, sinks.REPORT), run_id)
-    log.info("outputs replaced in %s (run %s)", args.output, run_id)
     log.info("instructor flags:\n%s", flags_table(flags.to_pylist(), SHOWN_FLAGS))
     print_summary(result.report, recommendations, args.output)
     spark.catalog.clearCache()  # a session that runs the job again (tests, notebooks) starts clean

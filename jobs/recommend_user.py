@@ -14,13 +14,10 @@ import json
 import sys
 from pathlib import Path
 
-if __package__ in (None, "") and not any(Path(p, "coldstart").is_dir() for p in sys.path if p):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without install
+import pandas as pd
 
-import pandas as pd  # noqa: E402
-
-from coldstart.lookup import RESULT_COLUMNS, Profile, UnknownProfileValue, recommend_for  # noqa: E402
-from coldstart.runtime import EXIT_BAD_INPUT, fail  # noqa: E402
+from coldstart.lookup import RESULT_COLUMNS, Profile, UnknownProfileValue, recommend_for
+from coldstart.runtime import EXIT_BAD_INPUT, fail
 
 RECOMMENDATIONS_CSV = "segment_recommendations.csv"
 CATALOG_JSON = "augmented_workouts.json"

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coldstart import synthetic
-from coldstart.intake import reject_counts, validate_inputs
+from coldstart.config import Config
+from coldstart.pipeline import count_cut, reject_counts, validate_inputs
 from coldstart.progress import Stages
 from coldstart.sources import read_inputs
 from tests.helpers import load_job, workout, write_inputs
@@ -52,8 +53,8 @@ def test_random_corruption_never_crashes_and_every_line_is_counted(spark, tmp_pa
     header = b"session_id,user_id,workout_id,completed,timestamp\n"
     (directory / "sessions.csv").write_bytes(header + b"".join(line + b"\n" for line in lines))
 
-    inputs = validate_inputs(read_inputs(spark, str(directory)), Stages())
-    counts = reject_counts(inputs, Stages())["sessions"]
+    inputs = validate_inputs(read_inputs(spark, str(directory)), Config(), Stages())
+    counts = reject_counts(inputs, count_cut(inputs, None, Stages()))["sessions"]
     # empty lines are not rows; every other line is read, and accepted or rejected
     assert counts["read"] == sum(1 for line in lines if line)
     assert counts["read"] == counts["accepted"] + counts["rejected"]

@@ -7,6 +7,7 @@ import tomllib
 
 import pandas as pd
 import pytest
+from chispa import assert_df_equality
 from pyspark.ml.evaluation import RankingEvaluator
 from pyspark.sql import functions as F
 
@@ -21,13 +22,12 @@ from coldstart.evaluation.lists import (
 )
 from coldstart.evaluation.metrics import accuracy, beyond_accuracy, tag_vectors_df
 from coldstart.evaluation.report import write_evaluation
-from coldstart.evaluation.run import persisted
-from coldstart.evaluation.split import cutoffs, first_sessions, make_cut, nearest_rank, nearest_rank_cutoff
+from coldstart.evaluation.run import cut_candidates
+from coldstart.evaluation.split import EvalData, cutoffs, first_sessions, make_cut, nearest_rank, nearest_rank_cutoff
 from coldstart.freshness import parse_as_of
-from coldstart.mmr import fit_tag_vectors
 from coldstart.progress import Stages
-from coldstart.rerank import catalog_tag_vectors
 from coldstart.sources import read_inputs
+from coldstart.tags import fit_tag_vectors, tag_vectors
 from tests.helpers import load_job, workout, write_inputs
 
 # First sessions: u1 01-01T10, u2 01-02T10, u3 01-03T10, u4 01-04T00, u5 01-05T00 (u6 never plays).
@@ -74,10 +74,8 @@ def tiny_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tiny(spark, tiny_dir) -> pipeline.Clean:
-    stages = Stages()
-    validated = pipeline.validate_inputs(read_inputs(spark, str(tiny_dir)), stages)
-    return persisted(pipeline.clean_inputs(validated, Config(), stages))
+def tiny(spark, tiny_dir) -> EvalData:
+    return EvalData.of(pipeline.validate_inputs(read_inputs(spark, str(tiny_dir)), Config(), Stages()))
 
 
 @pytest.fixture(scope="module")
@@ -88,15 +86,19 @@ def firsts(tiny):
 @pytest.fixture(scope="module")
 def cuts(tiny, firsts):
     t0, t = cutoffs(firsts, Eval())
-    return (make_cut("validation", tiny, firsts, t0, t, Eval().horizon_days),
-            make_cut("test", tiny, firsts, t, None, Eval().horizon_days))
+    return (make_cut("validation", tiny, firsts, t0, t, Eval().horizon_days, Stages()),
+            make_cut("test", tiny, firsts, t, None, Eval().horizon_days, Stages()))
 
 
 @pytest.fixture(scope="module")
-def test_base(cuts):
+def catalog_local(tiny):
+    return tiny.catalog.select("workout_id", "workout_type", "tags").toPandas()
+
+
+@pytest.fixture(scope="module")
+def test_base(tiny, cuts, catalog_local):
     """The test cut's candidate table, as the pipeline's training run sees it."""
-    base_df, _ = pipeline.aggregate(cuts[1].training, Stages())
-    return base_df
+    return cut_candidates(tiny, catalog_local, cuts[1])
 
 
 def ids(df, column="user_id"):
@@ -126,16 +128,45 @@ def test_cutoff_is_an_actual_first_session_time(spark, firsts):
         cutoffs(firsts, Eval(cutoff="2025-01-02T00:00:00"))
 
 
-def test_split_and_training_input_without_leakage(cuts):
+def global_counts(cut, table: str, column: str) -> dict[int, int]:
+    counts = cut.counts.accepted_counts(table)
+    return {int(w): int(n) for w, n in counts.groupby("workout_id")[column].sum().items() if n}
+
+
+def test_split_and_training_counts_without_leakage(cuts):
     validation, test = cuts
     assert ids(test.users) == [4, 5]  # first session at or after T (u4 exactly at T)
     assert ids(validation.users) == [3]  # first session in [T0, T)
-    training = test.training
-    assert training.as_of_micros == parse_as_of(T)
-    assert ids(training.users) == [1, 2, 3, 6]
-    assert ids(training.sessions, "session_id") == [1, 4, 5, 6, 7]  # before T, new users' none
-    assert ids(training.feedback, "feedback_id") == [1, 5]  # u4's feedback dated before T stays out too
-    assert ids(validation.training.sessions, "session_id") == [1, 4, 5]
+    assert test.start == parse_as_of(T)
+    # training sessions up to T of users 1, 2, 3, 6: sessions 1, 4 (w1), 5, 6 (w3), 7 (w4)
+    assert global_counts(test, "sessions", "part_views") == {1: 2, 3: 2, 4: 1}
+    # feedback 1 (w1) and 5 (w3); u4's feedback dated before T stays out too, u1's of 01-06 is after T
+    assert global_counts(test, "feedback", "part_feedbacks") == {1: 1, 3: 1}
+    # validation cut: users 1 and 2 up to T0: sessions 1, 4 (w1), 5 (w3)
+    assert global_counts(validation, "sessions", "part_views") == {1: 2, 3: 1}
+    assert ids(test.plays, "workout_id") == [1, 3, 4]
+
+
+def test_training_counts_are_a_job_run_on_the_training_input(spark, tmp_path, test_base, catalog_local):
+    """The evaluation's training counts (test cut) are what the job counts on the same input: the
+    data without the new users (4 and 5), as_of = T. Compared on the whole candidate table."""
+    new = {"4", "5"}
+    keep = {"users": 0, "sessions": 1, "feedback": 2}  # the column of user_id
+
+    def without_new(text: str, column: int) -> str:
+        lines = text.splitlines()
+        return "\n".join([lines[0], *(line for line in lines[1:] if line.split(",")[column] not in new)]) + "\n"
+
+    training_dir = write_inputs(tmp_path / "training", without_new(USERS, keep["users"]),
+                                without_new(SESSIONS, keep["sessions"]), without_new(FEEDBACK, keep["feedback"]),
+                                CATALOG)
+    cfg = Config().with_overrides({"as_of": T})
+    inputs = pipeline.validate_inputs(read_inputs(spark, str(training_dir)), cfg, Stages())
+    job_counts = pipeline.count_cut(inputs, parse_as_of(T), Stages())
+    job_base, _ = pipeline.candidate_table(spark, inputs.codes, catalog_local, job_counts)
+    columns = [c for c in test_base.columns if c != "al_code"]  # codes may number other users' categories
+    assert job_base.count() == test_base.count() == 2 * 2 * 6  # 2 age groups x 2 levels x 6 workouts
+    assert_df_equality(job_base.select(*columns), test_base.select(*columns), ignore_row_order=True)
 
 
 def test_relevant_items_horizon_is_open_at_its_end(cuts):
@@ -146,7 +177,7 @@ def test_relevant_items_horizon_is_open_at_its_end(cuts):
     assert as_dict(validation.relevant, column="relevant") == {3: [3]}
 
 
-def test_workout_played_only_after_the_cutoff_is_a_never_played_workout(cuts, test_base):
+def test_workout_played_only_after_the_cutoff_is_a_never_played_workout(tiny, cuts, test_base):
     _, test = cuts
     scored = pipeline.score(test_base, test.start, Config()).filter(F.col("segment_key") == "26-35|Advanced|yoga")
     rows = {r["workout_id"]: r.asDict() for r in scored.collect()}
@@ -157,7 +188,7 @@ def test_workout_played_only_after_the_cutoff_is_a_never_played_workout(cuts, te
         assert future[column] == never[column], column
     assert future["days_old"] == Config().freshness.unplayed_days
     # completions before T: 1 and 3 twice each; 2 (three completions after T) is not listed
-    counts = completion_counts(test.plays, test.training.catalog)
+    counts = completion_counts(test.plays, tiny.catalog)
     assert as_dict(global_popular_lists(test.users, counts, k=3)) == {4: [1, 3], 5: [1, 3]}
 
 
@@ -233,10 +264,10 @@ def test_beyond_accuracy_by_hand(spark):
     assert got["novelty"] == pytest.approx((u1 + 2 + 2) / 3)
 
 
-def test_recommend_many_is_the_pipeline_recommend(cuts, test_base):
+def test_recommend_many_is_the_pipeline_recommend(cuts, test_base, catalog_local):
     _, test = cuts
     base_df = test_base
-    vectors = catalog_tag_vectors(test.training.catalog)
+    vectors = tag_vectors(catalog_local)
     cfgs = [Config(), Config().with_overrides({"smoothing.prior": "hierarchical", "mmr.lambda": 0.3})]
     many = recommend_many(base_df, test.start, vectors, cfgs).toPandas()
     columns = ["segment_key", "workout_id", "score", "rank"]

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coldstart.mmr import fit_tag_vectors, mmr_select, relevance, rerank_segment, tfidf_matrix, top_pool
+from coldstart.mmr import mmr_select, relevance, rerank_segment, top_pool
+from coldstart.tags import fit_tag_vectors, tag_vectors
 
 
 def frame(rows: list[tuple[int, float]]) -> pd.DataFrame:
@@ -34,46 +35,21 @@ def _same_bits(ours, theirs) -> bool:
             and np.array_equal(ours.indices, theirs.indices) and np.array_equal(ours.data, theirs.data))
 
 
-def test_tfidf_is_bit_identical_to_scikit_learn_storage_order_included():
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    rng = np.random.default_rng(7)
-    for _ in range(300):  # corpora of 1-300 docs, 0-12 tags each (repeats too), 1-50 distinct tags
-        vocabulary = [f"tag {i}" for i in range(rng.integers(1, 50))]
-        docs = [[str(t) for t in rng.choice(vocabulary, size=rng.integers(0, 12))]
-                for _ in range(rng.integers(1, 300))]
-        if not any(docs):
-            continue
-        expected = TfidfVectorizer(analyzer=lambda d: d).fit_transform(docs)
-        assert _same_bits(tfidf_matrix(docs), expected)
-    # what needs the storage order: "z" is used first, then "a" and "m", so row 2 keeps z, a, m
-    # (features 2, 0, 1) and its norm sums z^2 + a^2 + m^2 in that order, as scikit-learn does
-    docs = [["z"], ["a", "m", "z"], ["m"], ["a"]]
-    ours, theirs = tfidf_matrix(docs), TfidfVectorizer(analyzer=lambda d: d).fit_transform(docs)
-    assert ours.indices[1:4].tolist() == theirs.indices[1:4].tolist() == [2, 0, 1]
-    assert _same_bits(ours, theirs)
-
-
 def test_workout_without_tags_is_similar_to_nothing():
     vectors = fit_tag_vectors([1, 2], [["yoga"], []])
     cos = vectors.cosine([1, 2])
     assert cos[0, 1] == 0.0 and cos[1, 1] == 0.0
 
 
-def test_catalog_tag_vectors_take_the_documents_in_workout_id_order(spark):
-    """`rerank.tag_vectors` (the job's catalog, collected once) and `catalog_tag_vectors` (a Spark
-    catalog) fit the documents sorted by workout_id, whatever order the rows come in: the order
-    decides each row's storage order, and so the bits of its norm."""
-    from coldstart.rerank import catalog_tag_vectors, tag_vectors
-
+def test_tag_vectors_take_the_documents_in_workout_id_order():
+    """`tags.tag_vectors` fits the documents sorted by workout_id, whatever order the rows come in:
+    the order decides each row's storage order, and so the bits of its norm."""
     rows = [(30, ["z"]), (10, ["m", "a"]), (20, None), (5, ["a", "z"])]  # 20: no tags (null)
     # by id: 5 [a, z], 10 [m, a], 20 [], 30 [z]
     expected = fit_tag_vectors([5, 10, 20, 30], [["a", "z"], ["m", "a"], [], ["z"]])
-    local = tag_vectors(pd.DataFrame({"workout_id": [r[0] for r in rows], "tags": [r[1] for r in rows]}))
-    distributed = catalog_tag_vectors(spark.createDataFrame(rows, "workout_id long, tags array<string>"))
-    for got in (local, distributed):
-        assert got.workout_ids.tolist() == [5, 10, 20, 30]
-        assert _same_bits(got.matrix, expected.matrix)
+    got = tag_vectors(pd.DataFrame({"workout_id": [r[0] for r in rows], "tags": [r[1] for r in rows]}))
+    assert got.workout_ids.tolist() == [5, 10, 20, 30]
+    assert _same_bits(got.matrix, expected.matrix)
     # in input order instead, workout 10's row would store its entries m, a, not a, m
     assert not _same_bits(fit_tag_vectors([30, 10, 20, 5], [r[1] or [] for r in rows]).matrix[[3, 1, 2, 0]],
                           expected.matrix)

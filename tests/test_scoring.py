@@ -10,10 +10,10 @@ from chispa import assert_approx_df_equality, assert_df_equality
 
 from coldstart.codes import Codes
 from coldstart.config import Config, Freshness, Scoring, Smoothing
+from coldstart.counting import COUNT_KEYS, SESSION_COUNTS, event_counts
 from coldstart.engagement import (
     CANDIDATE_SCHEMA,
     join_counts,
-    session_counts,
     to_spark,
     with_raw_score,
     with_smoothed_rates,
@@ -42,7 +42,7 @@ def sessions_df(spark):
 
 
 def test_session_counts_split_segment_and_global(spark, sessions_df):
-    actual = session_counts(sessions_df).select(
+    actual = event_counts(sessions_df, "completed", COUNT_KEYS, SESSION_COUNTS).select(
         "workout_id", "al_code", "views", "completions", "part_views", "part_completions")
     expected = spark.createDataFrame(
         [
@@ -102,17 +102,26 @@ def test_candidates_are_age_groups_times_levels_times_catalog():
     assert candidates(Codes((), ("Beginner",), ("yoga",)), catalog).empty
 
 
-def test_age_level_pairs_are_numbered_as_al_code_numbers_them(spark):
+def test_age_level_pairs_are_numbered_as_al_code_numbers_them():
     codes = Codes(("18-25", "26-35", "36-45"), ("Advanced", "Beginner"), ("yoga",))
     # al_code = age index * 2 levels + level index: 0..5
     assert codes.age_level_pairs() == [
         (0, "18-25", "Advanced"), (1, "18-25", "Beginner"), (2, "26-35", "Advanced"),
         (3, "26-35", "Beginner"), (4, "36-45", "Advanced"), (5, "36-45", "Beginner")]
-    # the same numbers as the users' and events' `al_code` column
-    pairs = spark.createDataFrame([(a, lv) for _, a, lv in codes.age_level_pairs()], "age_group string, level string")
-    in_spark = pairs.select(codes.al_code(pairs["age_group"], pairs["level"]).alias("al_code")).collect()
-    assert [r["al_code"] for r in in_spark] == [code for code, _, _ in codes.age_level_pairs()]
+    # the same numbers as the users' `al_code`
+    assert [codes.al_code_of(a, lv) for _, a, lv in codes.age_level_pairs()] == list(range(6))
     assert Codes((), ("Beginner",), ("yoga",)).age_level_pairs() == []
+
+
+def test_type_sets_are_masks_up_to_63_types_then_sorted_indices():
+    codes = Codes(("18-25",), ("Beginner",), ("running", "walking", "yoga"))
+    # running = bit 0, yoga = bit 2: 1 + 4; an unknown type is left out; order and repeats do not matter
+    assert codes.type_set_of(["yoga", "chess", "running", "yoga"]) == 5
+    assert codes.type_names(5) == ["running", "yoga"]
+    many = Codes(("18-25",), ("Beginner",), tuple(f"t{i:02d}" for i in range(70)))
+    assert not many.uses_mask
+    assert many.type_set_of(["t65", "t03", "nope"]) == [3, 65]
+    assert many.type_names([3, 65]) == ["t03", "t65"]
 
 
 BASE_COLS = ["segment_key", "workout_id", "views", "completions", "feedbacks", "likes",

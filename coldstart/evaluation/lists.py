@@ -14,10 +14,10 @@ from pyspark.sql import functions as F
 
 from coldstart.config import Config, Mmr
 from coldstart.lookup import MERGE_ORDER
+from coldstart.membership import user_segments
 from coldstart.mmr import TagVectors
 from coldstart.pipeline import score
 from coldstart.rerank import rerank
-from coldstart.segments import user_segments
 
 ITEM_COLUMNS = ("user_id", "workout_id", "score", "rank")
 CANDIDATE_SEPARATOR = "#"

@@ -1,14 +1,12 @@
 """The evaluation end to end: cutoffs, tuning on the validation cut, every method on the test cut."""
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 
 import pandas as pd
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -21,13 +19,13 @@ from coldstart.evaluation.lists import (
     type_popular_lists,
 )
 from coldstart.evaluation.metrics import ACCURACY, METRIC_COLUMNS, accuracy, beyond_accuracy, tag_vectors_df
-from coldstart.evaluation.split import Cut, cutoffs, first_sessions, make_cut
+from coldstart.evaluation.split import Cut, EvalData, cutoffs, first_sessions, make_cut
 from coldstart.evaluation.tuning import SEGMENT_VARIANTS, Tuning, tune
 from coldstart.freshness import format_micros
 from coldstart.mmr import TagVectors
-from coldstart.pipeline import Clean, aggregate
+from coldstart.pipeline import candidate_table
 from coldstart.progress import Stages
-from coldstart.rerank import catalog_tag_vectors
+from coldstart.tags import tag_vectors
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +50,9 @@ def segment_configs(cfg: Config, tuned: Config) -> dict[str, Config]:
     return {label: cfg.with_overrides(o) for label, o in SEGMENT_VARIANTS} | {TUNED: tuned}
 
 
-def baseline_lists(cut: Cut, cfg: Config, k: int) -> DataFrame:
+def baseline_lists(cut: Cut, catalog: DataFrame, cfg: Config, k: int) -> DataFrame:
     """(method, user_id, items) of the three baselines."""
-    users, catalog = cut.users, cut.training.catalog
+    users = cut.users
     counts = completion_counts(cut.plays, catalog)
     frames = {
         "random": random_lists(users, catalog, k, cfg.eval.seed),
@@ -65,13 +63,14 @@ def baseline_lists(cut: Cut, cfg: Config, k: int) -> DataFrame:
                   [frames[m].select(F.lit(m).alias("method"), "user_id", "items") for m in BASELINES])
 
 
-def method_lists(cut: Cut, base_df: DataFrame, vectors: TagVectors, cfg: Config, tuned: Config, k: int) -> DataFrame:
+def method_lists(cut: Cut, catalog: DataFrame, base_df: DataFrame, vectors: TagVectors, cfg: Config, tuned: Config,
+                 k: int) -> DataFrame:
     """(method, user_id, items) for every method of METHODS on the cut's users."""
     segment = segment_configs(cfg, tuned)
-    lists = pipeline_lists(cut.users, cut.training.catalog, base_df, cut.start, vectors, list(segment.values()), k)
+    lists = pipeline_lists(cut.users, catalog, base_df, cut.start, vectors, list(segment.values()), k)
     names = F.array(*(F.lit(label) for label in segment))
     segment_df = lists.select(F.element_at(names, F.col("candidate") + 1).alias("method"), "user_id", "items")
-    return baseline_lists(cut, cfg, k).unionByName(segment_df)
+    return baseline_lists(cut, catalog, cfg, k).unionByName(segment_df)
 
 
 def user_counts(cut: Cut) -> dict[str, int]:
@@ -94,46 +93,40 @@ def results_table(lists_df: DataFrame, cut: Cut, vectors: TagVectors, catalog_si
     return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
 
 
-def validation_table(cut: Cut, tuning: Tuning, cfg: Config, k: int) -> pd.DataFrame:
+def validation_table(cut: Cut, catalog: DataFrame, tuning: Tuning, cfg: Config, k: int) -> pd.DataFrame:
     """Accuracy on the validation users: the baselines measured here, the segment rows from the tuning."""
-    acc = accuracy(baseline_lists(cut, cfg, k), cut.relevant, k)
+    acc = accuracy(baseline_lists(cut, catalog, cfg, k), cut.relevant, k)
     acc |= {label: tuning.metrics_of(c) for label, c in segment_configs(cfg, tuning.best.cfg).items()}
     rows = [{"method": m, "k": k, **acc.get(m, empty_accuracy())} for m in METHODS]
     return pd.DataFrame(rows, columns=list(VALIDATION_COLUMNS))
 
 
-def candidate_table(cut: Cut, stages: Stages) -> DataFrame:
-    """The cut's segment x candidate counts, once; checkpointed so that the many plans built
-    on it (a union of every grid point) stay small to analyse."""
-    base_df, _ = aggregate(cut.training, stages)
+def cut_candidates(data: EvalData, catalog_local: pd.DataFrame, cut: Cut) -> DataFrame:
+    """The cut's segment x candidate table, as the job builds it from the same counts; checkpointed
+    so that the many plans built on it (a union of every grid point) stay small to analyse."""
+    base_df, _ = candidate_table(data.catalog.sparkSession, data.inputs.codes, catalog_local, cut.counts)
     return base_df.localCheckpoint()
 
 
-def persisted(data: Clean) -> Clean:
-    """The accepted events kept once: both cuts, the first sessions and the relevant items read them."""
-    return dataclasses.replace(data, sessions=data.sessions.persist(StorageLevel.MEMORY_AND_DISK),
-                               feedback=data.feedback.persist(StorageLevel.MEMORY_AND_DISK))
-
-
-def evaluate(data: Clean, cfg: Config, stages: Stages | None = None) -> Evaluation:
+def evaluate(data: EvalData, cfg: Config, stages: Stages | None = None) -> Evaluation:
     """Tune on [T0, T), then measure every method on the users who start at or after T."""
     stages = stages or Stages()
     k = cfg.eval.k
-    data = persisted(data)
+    catalog = data.catalog
     with stages.stage("split"):
         firsts = first_sessions(data.sessions).cache()
         t0, t = cutoffs(firsts, cfg.eval)
-        validation = make_cut("validation", data, firsts, t0, t, cfg.eval.horizon_days)
-        test = make_cut("test", data, firsts, t, None, cfg.eval.horizon_days)
-        vectors = catalog_tag_vectors(data.catalog)
-        catalog_size = data.catalog.count()
-    base_validation = candidate_table(validation, stages)
+        validation = make_cut("validation", data, firsts, t0, t, cfg.eval.horizon_days, stages)
+        test = make_cut("test", data, firsts, t, None, cfg.eval.horizon_days, stages)
+        catalog_local = catalog.select("workout_id", "workout_type", "tags").toPandas()
+        vectors = tag_vectors(catalog_local)
+        catalog_size = len(catalog_local)
     with stages.stage("tune"):
-        tuning = tune(validation, base_validation, vectors, cfg, k)
-        val_table = validation_table(validation, tuning, cfg, k)
-    base_test = candidate_table(test, stages)
+        tuning = tune(validation, catalog, cut_candidates(data, catalog_local, validation), vectors, cfg, k)
+        val_table = validation_table(validation, catalog, tuning, cfg, k)
     with stages.stage("test_methods"):
-        lists = method_lists(test, base_test, vectors, cfg, tuning.best.cfg, k).localCheckpoint()
+        base_test = cut_candidates(data, catalog_local, test)
+        lists = method_lists(test, catalog, base_test, vectors, cfg, tuning.best.cfg, k).localCheckpoint()
         table = results_table(lists, test, vectors, catalog_size, k)
     info = {
         "validation_cutoff": format_micros(t0), "test_cutoff": format_micros(t),

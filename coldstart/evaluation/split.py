@@ -1,34 +1,53 @@
 """Cutoffs and the new-user split: who is evaluated, what the pipeline may see, what counts as relevant.
 
 A cut at time `start` treats every user whose first session is at or after `start` as
-new: none of their events reach the training input, which holds only the other users'
-events before `start` (sessions by `timestamp`, feedback by `feedback_time`).
+new: none of their events reach the training counts, which are the job's own counts
+(`pipeline.count_cut`) of the other users' events up to `start` (its as_of).
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+import pandas as pd
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from coldstart.config import ConfigError, Eval
+from coldstart.counting import EventCounts
+from coldstart.engagement import workout_counts
 from coldstart.freshness import MICROS_PER_SECOND, SECONDS_PER_DAY, format_micros, parse_as_of
-from coldstart.pipeline import Clean
+from coldstart.pipeline import ValidatedInputs, count_cut
+from coldstart.progress import Stages
 
 PROFILE_COLUMNS = ("user_id", "age_group", "fitness_level", "preferred_types")
 
 
 @dataclass(frozen=True)
+class EvalData:
+    """The validated inputs and the accepted rows the split reads (sessions kept once)."""
+
+    inputs: ValidatedInputs
+    users: DataFrame
+    sessions: DataFrame
+    catalog: DataFrame
+
+    @classmethod
+    def of(cls, inputs: ValidatedInputs) -> EvalData:
+        sessions = inputs["sessions"].accepted.persist(StorageLevel.MEMORY_AND_DISK)
+        return cls(inputs, inputs["users"].accepted, sessions, inputs["catalog"].accepted)
+
+
+@dataclass(frozen=True)
 class Cut:
-    """One evaluation cut: the pipeline's input and the users it is judged on."""
+    """One evaluation cut: the pipeline's training counts and the users it is judged on."""
 
     name: str
-    start: int  # micros: training events are before it, evaluated users start at or after it
+    start: int  # micros: the training counts' as_of; evaluated users start at or after it
     end: int | None  # micros: evaluated users start before it (None: no bound)
-    training: Clean  # as_of = start
+    counts: EventCounts  # the job's counts of the training events
     users: DataFrame  # evaluated users: PROFILE_COLUMNS + first_micros
     relevant: DataFrame  # user_id, relevant: array<bigint> (empty when nothing completed in the horizon)
     plays: DataFrame  # workout_id, plays, completions: the training sessions per workout (played ones only)
@@ -71,7 +90,7 @@ def cutoffs(first_df: DataFrame, cfg: Eval) -> tuple[int, int]:
     return validation, test
 
 
-def new_users(data: Clean, first_df: DataFrame, start: int, end: int | None) -> DataFrame:
+def new_users(data: EvalData, first_df: DataFrame, start: int, end: int | None) -> DataFrame:
     """Users whose first session is in [start, end), with their profile and first_micros."""
     in_window = F.col("first_micros") >= F.lit(start)
     if end is not None:
@@ -79,21 +98,7 @@ def new_users(data: Clean, first_df: DataFrame, start: int, end: int | None) -> 
     return data.users.select(*PROFILE_COLUMNS).join(first_df.filter(in_window), on="user_id", how="inner")
 
 
-def training_input(data: Clean, first_df: DataFrame, start: int) -> Clean:
-    """Every event before `start` of the users who are not new at `start`; the pipeline's as_of is `start`."""
-    new_ids = first_df.filter(F.col("first_micros") >= F.lit(start)).select("user_id")
-
-    def before(df: DataFrame, column: str) -> DataFrame:
-        return df.filter(F.unix_micros(column) < F.lit(start)).join(new_ids, on="user_id", how="left_anti")
-
-    # the category codes stay those of all users: a profile is known at sign-up, events are not
-    return dataclasses.replace(
-        data, users=data.users.join(new_ids, on="user_id", how="left_anti"),
-        sessions=before(data.sessions, "timestamp"), feedback=before(data.feedback, "feedback_time"),
-        as_of_micros=start, after_as_of={})
-
-
-def relevant_items(data: Clean, users_df: DataFrame, horizon_days: float, end: int | None) -> DataFrame:
+def relevant_items(data: EvalData, users_df: DataFrame, horizon_days: float, end: int | None) -> DataFrame:
     """(user_id, relevant): workouts completed in [first session, first session + horizon), sorted.
 
     With `end` (the validation cut) the window also stops at `end`, so that tuning sees nothing
@@ -117,15 +122,22 @@ def relevant_items(data: Clean, users_df: DataFrame, horizon_days: float, end: i
             .select("user_id", F.coalesce("relevant", empty).alias("relevant")))
 
 
-def workout_plays(sessions_df: DataFrame) -> DataFrame:
-    return sessions_df.groupBy("workout_id").agg(
-        F.count("*").alias("plays"), F.count(F.when(F.col("completed") == 1, 1)).alias("completions"))
+def workout_plays(spark_df: DataFrame, counts: EventCounts) -> DataFrame:
+    """(workout_id, plays, completions) of the played workouts, from the training counts."""
+    workouts = workout_counts(counts.accepted_counts("sessions"), counts.accepted_counts("feedback"))
+    played = workouts[workouts["global_views"].fillna(0) > 0]
+    frame = pd.DataFrame({"workout_id": played["workout_id"].astype("int64"),
+                          "plays": played["global_views"].astype("int64"),
+                          "completions": played["global_completions"].astype("int64")})
+    return spark_df.sparkSession.createDataFrame(frame, "workout_id long, plays long, completions long")
 
 
-def make_cut(name: str, data: Clean, first_df: DataFrame, start: int, end: int | None, horizon_days: float) -> Cut:
+def make_cut(name: str, data: EvalData, first_df: DataFrame, start: int, end: int | None, horizon_days: float,
+             stages: Stages) -> Cut:
     # checkpointed: every method and grid point reads them, and their lineage (validation,
     # joins) would otherwise be re-analysed by each of those plans
     users = new_users(data, first_df, start, end).localCheckpoint()
-    training = training_input(data, first_df, start)
-    return Cut(name, start, end, training, users, relevant_items(data, users, horizon_days, end).localCheckpoint(),
-               workout_plays(training.sessions).localCheckpoint())
+    new_ids = first_df.filter(F.col("first_micros") >= F.lit(start)).select("user_id")
+    counts = count_cut(data.inputs, start, stages, exclude_users=new_ids)
+    relevant = relevant_items(data, users, horizon_days, end).localCheckpoint()
+    return Cut(name, start, end, counts, users, relevant, workout_plays(users, counts).localCheckpoint())

@@ -1,7 +1,7 @@
 """Grid search of config keys on the validation cut, by validation nDCG.
 
-Counts do not depend on the scoring settings, so the validation cut is aggregated once
-(`pipeline.aggregate`) and each candidate only re-scores and reranks that small
+Counts do not depend on the scoring settings, so the validation cut is counted once
+(`pipeline.count_cut`) and each candidate only re-scores and reranks that small
 segment x candidate table (`lists.recommend_many`: the pipeline's `score` and `rerank`,
 all candidates in one Spark job), then every candidate is measured in one pass.
 """
@@ -74,13 +74,13 @@ def candidates(cfg: Config) -> list[Candidate]:
     return out
 
 
-def tune(cut: Cut, base_df: DataFrame, vectors: TagVectors, cfg: Config, k: int) -> Tuning:
+def tune(cut: Cut, catalog: DataFrame, base_df: DataFrame, vectors: TagVectors, cfg: Config, k: int) -> Tuning:
     """The candidate with the best validation nDCG (ties: the first tried), all measured in one pass."""
     tried = candidates(cfg)
     # only users with something relevant count: list nobody else
     judged_users = cut.users.join(cut.relevant.filter(F.size("relevant") > 0).select("user_id"),
                                   on="user_id", how="inner")
-    lists = pipeline_lists(judged_users, cut.training.catalog, base_df, cut.start, vectors,
+    lists = pipeline_lists(judged_users, catalog, base_df, cut.start, vectors,
                            [c.cfg for c in tried], k)
     by_candidate = accuracy(lists.withColumn("method", F.col("candidate").cast("string")), cut.relevant, k)
     if not by_candidate:
