@@ -73,7 +73,7 @@ def test_run_report_counts_and_config(sample_run):
         assert rows["read"] == rows["accepted"] + rows["rejected"]
     assert report["rows"]["users"]["read"] == 2000
     assert report["config"]["mmr"]["k"] == 5
-    assert set(report["timings"]) >= {"validate", "aggregate", "score_and_rerank"}
+    assert set(report["timings"]) >= {"validate", "count_events", "candidates", "score_and_rerank", "flags"}
     assert report["users_per_segment"]["max"] >= report["users_per_segment"]["median"] >= 0
 
 

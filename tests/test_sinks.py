@@ -1,13 +1,18 @@
-"""SPEC §7 file outputs written from the driver: exact doubles, Spark's layout, empty rejects."""
+"""SPEC §7 file outputs written from the driver (exact doubles, Spark's layout, empty rejects) and publishing."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
 from coldstart import sinks
+from coldstart.flags import FLAG_COLUMNS
 from coldstart.fs import HadoopFs
+from coldstart.pipeline import PipelineResult
+from coldstart.rerank import RECOMMENDATION_COLUMNS
 from coldstart.validation import Validated
 
 
@@ -64,7 +69,89 @@ def test_list_gives_every_entry_of_a_directory_once(spark: SparkSession, tmp_pat
     # qualified paths (file:/...), one per entry, the names as on disk
     assert all(p.startswith("file:/") for p in listed)
     assert sorted(p.rsplit("/", 1)[-1] for p in listed) == sorted([*names, "file.txt"])
-    # the same strings as Hadoop's own listing, which `list` uses for other file systems
-    jvm_fs = fs._fs(str(tmp_path / "full"))
-    hadoop = [str(s.getPath().toString()) for s in jvm_fs.listStatus(fs._path(str(tmp_path / "full")))]
-    assert sorted(listed) == sorted(hadoop)
+
+
+# ---- publish: the whole output of a run at once --------------------------------------------------
+
+
+def a_result(spark: SparkSession, score: float) -> PipelineResult:
+    """A run's results as the pipeline gives them: one recommendation, one flag, one rejected user."""
+    recommendation = {c: None for c in RECOMMENDATION_COLUMNS} | {
+        "segment_key": "18-25|Beginner|yoga", "workout_id": 7, "score": score, "rank": 1}
+    types = {"segment_key": "string", "age_group": "string", "fitness_level": "string", "workout_type": "string",
+             "workout_id": "long", "rank": "int", "views": "long", "completions": "long", "feedbacks": "long",
+             "likes": "long"}
+    schema = ", ".join(f"{c} {types.get(c, 'double')}" for c in RECOMMENDATION_COLUMNS)
+    recommendations = spark.createDataFrame([tuple(recommendation[c] for c in RECOMMENDATION_COLUMNS)], schema)
+    flags = spark.createDataFrame([(3, "Coach 3", "high_dislike", 60, 10, 30, 2, 0.8, 0.9, "2025-01-01T00:00:00")],
+                                  ", ".join(f"{c} {t}" for c, t in zip(FLAG_COLUMNS, (
+                                      "long", "string", "string", "long", "long", "long", "long", "double",
+                                      "double", "string"), strict=True)))
+    users = spark.createDataFrame([(1, None, "1,a"), (2, 2, "x,b")], "user_id long, reason int, record string")
+    validated = {"users": Validated("users", users, ("user_id",))}
+    report = {"rows": {"users": {"rejected": 1}}, "as_of": "2025-01-01T00:00:00", "score": score}
+    return PipelineResult(recommendations, flags, validated, report)
+
+
+def entries(directory: Path) -> set[str]:
+    return {p.name for p in directory.iterdir() if not p.name.startswith(".")}
+
+
+def test_publish_replaces_the_outputs_whole(spark: SparkSession, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    fs = HadoopFs(spark)
+    sinks.publish(fs, a_result(spark, 0.5), str(out), "run1")
+    (out / "left_by_hand.txt").write_text("x")
+    recommendations, flags = sinks.publish(fs, a_result(spark, 0.25), str(out), "run2")
+    assert entries(out) == {"segment_recommendations.csv", "segment_recommendations.parquet",
+                            "instructor_flags.csv", "instructor_flags.parquet", "run_report.json", "rejects"}
+    assert (out / "segment_recommendations.csv").read_text() == (
+        "segment_key,workout_id,score,rank\n18-25|Beginner|yoga,7,0.25,1\n")
+    assert json.loads((out / "run_report.json").read_text())["score"] == 0.25
+    assert [tuple(r) for r in spark.read.parquet(str(out / "rejects" / "users")).collect()] == [
+        ("users", "bad_id", "x,b")]
+    assert recommendations.num_rows == 1 and flags.column("reason").to_pylist() == ["high_dislike"]
+    assert entries(tmp_path) == {"out"}  # no staging or old copies left beside it
+
+
+def test_a_failed_database_write_leaves_the_previous_outputs(spark: SparkSession, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    fs = HadoopFs(spark)
+    sinks.publish(fs, a_result(spark, 0.5), str(out), "run1")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    seen: list[set[str]] = []
+
+    def failing_database(recommendations, flags, as_of, run_id) -> None:
+        seen.append(entries(tmp_path))  # called before anything is swapped in
+        assert (run_id, as_of, recommendations.count(), flags.count()) == ("run2", "2025-01-01T00:00:00", 1, 1)
+        raise RuntimeError("database down")
+
+    with pytest.raises(RuntimeError, match="database down"):
+        sinks.publish(fs, a_result(spark, 0.25), str(out), "run2", database=failing_database)
+    assert seen == [{"out", "out.tmp-run2"}]
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert entries(tmp_path) == {"out"}
+
+
+def test_database_only_keeps_the_previous_result_files(spark: SparkSession, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    fs = HadoopFs(spark)
+    sinks.publish(fs, a_result(spark, 0.5), str(out), "run1")
+    written = []
+    sinks.publish(fs, a_result(spark, 0.25), str(out), "run2", files=False,
+                  database=lambda recommendations, flags, as_of, run_id: written.append(run_id))
+    assert written == ["run2"]
+    # the result files are the first run's, the report the second's
+    assert "0.5" in (out / "segment_recommendations.csv").read_text()
+    assert json.loads((out / "run_report.json").read_text())["score"] == 0.25
+
+
+def test_publish_rejects_keeps_the_previous_results(spark: SparkSession, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    fs = HadoopFs(spark)
+    sinks.publish(fs, a_result(spark, 0.5), str(out), "run1")
+    failed = a_result(spark, 0.25)
+    sinks.publish_rejects(fs, {**failed.report, "status": "failed"}, failed.validated, str(out), "run2")
+    assert "0.5" in (out / "segment_recommendations.csv").read_text()
+    assert json.loads((out / "run_report.json").read_text())["status"] == "failed"
+    assert entries(tmp_path) == {"out"}
