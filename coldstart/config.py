@@ -70,6 +70,19 @@ class Mysql:
 
 
 @dataclass(frozen=True)
+class Profile:
+    """SPEC §10: recommendations for the whole onboarding profile."""
+
+    enabled: bool = True
+    age_weight: float = 3.0
+    level_weight: float = 3.0
+    jaccard_power: float = 2.0
+    degree_power: float = 0.5
+    like_weight: float = 0.0
+    preferred_types_only: bool = False
+
+
+@dataclass(frozen=True)
 class Scale:
     # users are broadcast to the event joins as compact codes up to this many
     broadcast_users_max: int = 30_000_000
@@ -92,6 +105,7 @@ class Config:
     scoring: Scoring = field(default_factory=Scoring)
     freshness: Freshness = field(default_factory=Freshness)
     mmr: Mmr = field(default_factory=Mmr)
+    profile: Profile = field(default_factory=Profile)
     flags: Flags = field(default_factory=Flags)
     quality: Quality = field(default_factory=Quality)
     mysql: Mysql = field(default_factory=Mysql)
@@ -186,6 +200,9 @@ def _check(cfg: Config) -> None:
         raise ConfigError("mmr.lambda must be in [0, 1]")
     if cfg.mysql.read_partitions < 1:
         raise ConfigError("mysql.read_partitions must be >= 1")
+    p = cfg.profile
+    if min(p.age_weight, p.level_weight, p.jaccard_power, p.degree_power, p.like_weight) < 0:
+        raise ConfigError("profile.age_weight, level_weight, jaccard_power, degree_power and like_weight must be >= 0")
 
 
 def _flatten(table: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:

@@ -49,6 +49,8 @@ CANDIDATE_SCHEMA = T.StructType(
     + [T.StructField("al_code", T.IntegerType()), T.StructField("workout_id", T.LongType())]
     + [T.StructField(c, T.LongType()) for c in COUNT_COLUMNS]
     + [T.StructField("last_micros", T.LongType())])
+# a catalog workout and its latest session (null: never played), for the days_old of SPEC §10
+WORKOUT_DAYS_SCHEMA = T.StructType([T.StructField(c, T.LongType()) for c in ("workout_id", "last_micros")])
 WORKOUT_COUNTS_SCHEMA = T.StructType(
     [T.StructField("workout_id", T.LongType())]
     + [T.StructField(c, T.LongType()) for c in GLOBAL_COUNTS] + [T.StructField("last_micros", T.LongType())])

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 SEGMENT_SEPARATOR = "|"
+# between the types of a profile key, `26-35|Advanced|cycling,yoga` (SPEC §10)
+TYPE_SEPARATOR = ","
 RESULT_COLUMNS = ("rank", "workout_id", "score", "segment_key", "title")
 
 # Round-robin by rank: all rank-1 items, highest score first, ties lower workout id;

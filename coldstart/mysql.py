@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from coldstart.config import Config
 from coldstart.flags import FLAG_COLUMNS
 from coldstart.jdbc import Jdbc, connection, ensure_schema, execute, query_row, translated
+from coldstart.pipeline import PipelineResult
 from coldstart.schemas import CORRUPT, EVENT_DATASETS, FEEDBACK, ROW_ORDER, SESSIONS, SOURCE_FILE, USERS
 from coldstart.sources import RawInputs, read_inputs
 from coldstart.validation import Validated
@@ -28,8 +29,10 @@ from coldstart.validation import Validated
 log = logging.getLogger(__name__)
 
 TOP_WORKOUTS = "cold_start_top_workouts"
+PROFILE_TOP_WORKOUTS = "cold_start_profile_top_workouts"
 FLAGS = "flags"
 TOP_WORKOUT_COLUMNS = ("segment_key", "rank", "workout_id", "score", "as_of", "run_id")
+PROFILE_TOP_WORKOUT_COLUMNS = ("profile_key", "rank", "workout_id", "score", "as_of", "run_id")
 FLAG_TABLE_COLUMNS = (*FLAG_COLUMNS, "run_id")
 # the id each event table is keyed and split by
 ID_COLUMNS = {USERS.name: "user_id", SESSIONS.name: "session_id", FEEDBACK.name: "feedback_id"}
@@ -150,20 +153,20 @@ def _datetime_text(column: str) -> F.Column:
     return F.date_format(column, DATETIME_TEXT).alias(column)
 
 
-def result_frames(recommendations_df: DataFrame, flags_df: DataFrame, as_of: str | None,
-                  run_id: str) -> dict[str, DataFrame]:
-    """The rows of `cold_start_top_workouts` and `flags` for one run."""
-    tagged = {"as_of": F.lit(as_of).cast("string"), "run_id": F.lit(run_id)}
-    top = recommendations_df.withColumns(tagged).select(*TOP_WORKOUT_COLUMNS)
-    flags = flags_df.withColumn("run_id", tagged["run_id"]).select(*FLAG_TABLE_COLUMNS)
-    return {TOP_WORKOUTS: top, FLAGS: flags}
+def result_frames(result: PipelineResult, run_id: str) -> dict[str, DataFrame]:
+    """The rows of `cold_start_top_workouts`, `flags` and (with profiles) `cold_start_profile_top_workouts`."""
+    tagged = {"as_of": F.lit(result.report["as_of"]).cast("string"), "run_id": F.lit(run_id)}
+    frames = {TOP_WORKOUTS: result.recommendations.withColumns(tagged).select(*TOP_WORKOUT_COLUMNS),
+              FLAGS: result.flags.withColumn("run_id", tagged["run_id"]).select(*FLAG_TABLE_COLUMNS)}
+    if result.profile_recommendations is not None:
+        frames[PROFILE_TOP_WORKOUTS] = result.profile_recommendations.withColumns(tagged).select(
+            *PROFILE_TOP_WORKOUT_COLUMNS)
+    return frames
 
 
-def write_results(recommendations_df: DataFrame, flags_df: DataFrame, as_of: str | None, run_id: str,
-                  jdbc_url: str, cfg: Config) -> None:
-    """Both result tables, swapped in together."""
-    frames = result_frames(recommendations_df, flags_df, as_of, run_id)
-    write_tables_atomic(frames, jdbc_url, cfg.mysql.write_batch_size)
+def write_results(result: PipelineResult, run_id: str, jdbc_url: str, cfg: Config) -> None:
+    """The result tables, swapped in together."""
+    write_tables_atomic(result_frames(result, run_id), jdbc_url, cfg.mysql.write_batch_size)
 
 
 def event_frames(validated: dict[str, Validated]) -> dict[str, DataFrame]:

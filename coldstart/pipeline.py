@@ -21,6 +21,7 @@ from coldstart.counting import EVENT_TABLES, EventCounts, UserCounts, count_even
 from coldstart.engagement import (
     CANDIDATE_SCHEMA,
     WORKOUT_COUNTS_SCHEMA,
+    WORKOUT_DAYS_SCHEMA,
     join_counts,
     to_spark,
     with_raw_score,
@@ -32,6 +33,8 @@ from coldstart.flags import flag_instructors, instructor_counts
 from coldstart.freshness import format_micros, parse_as_of, with_days_old, with_score
 from coldstart.membership import codes_from, segment_user_stats, user_codes, with_segment, workout_codes
 from coldstart.mmr import TagVectors
+from coldstart.profile_model import Catalog
+from coldstart.profiles import engagement_matrices, profile_engagement, recommend_profiles, targets, weights_of
 from coldstart.progress import Stages
 from coldstart.rerank import rerank
 from coldstart.segments import candidates
@@ -85,6 +88,7 @@ class PipelineResult:
     flags: DataFrame
     validated: dict[str, Validated]
     report: dict[str, Any]
+    profile_recommendations: DataFrame | None = None  # with profile.enabled
 
 
 def validate_inputs(raw: RawInputs, cfg: Config, stages: Stages) -> ValidatedInputs:
@@ -226,5 +230,44 @@ def run(raw: RawInputs, cfg: Config, stages: Stages | None = None) -> PipelineRe
     with stages.stage("flags"):
         flags = flag_instructors(instructor_counts(workouts_df, catalog), cfg.smoothing, cfg.flags, as_of).cache()
         report["instructor_flags"] = stages.count("instructor_flags", flags.count())
+    profile_lists = None
+    if cfg.profile.enabled:
+        cut = parse_as_of(cfg.as_of) if cfg.as_of else None  # the default as_of cuts nothing (see counting)
+        profile_lists = recommend_for_profiles(inputs, cut, as_of_micros, workouts_df, catalog_local, vectors, cfg,
+                                               stages)
+        report["profiles"] = stages.rows["profiles"]
+        report["profile_recommendations"] = stages.rows["profile_recommendations"]
     report["timings"] = stages.timings
-    return PipelineResult(recommendations, flags, dict(inputs), report)
+    return PipelineResult(recommendations, flags, dict(inputs), report, profile_lists)
+
+
+def profile_catalog(workouts_df: DataFrame, catalog: pd.DataFrame, codes: Codes, as_of_micros: int | None,
+                    vectors: TagVectors, cfg: Config) -> Catalog:
+    """The catalog for SPEC §10: each workout's type index and §4's days_old (computed as for the segments)."""
+    last_played = workouts_df.select("workout_id", F.unix_micros("last_played").alias("last_micros")).toPandas()
+    workouts = catalog[["workout_id", "workout_type"]].merge(last_played, on="workout_id", how="left")
+    days = (to_spark(workouts_df.sparkSession, workouts.astype({"last_micros": "Int64"}), WORKOUT_DAYS_SCHEMA)
+            .transform(with_days_old, as_of_micros, cfg.freshness).select("workout_id", "days_old").toPandas())
+    workouts = workouts.merge(days, on="workout_id", how="left")
+    return Catalog.of(workouts.assign(type_idx=[codes.types.index(t) for t in workouts["workout_type"]]), vectors)
+
+
+def recommend_for_profiles(inputs: ValidatedInputs, cut_micros: int | None, as_of_micros: int | None,
+                           workouts_df: DataFrame, catalog: pd.DataFrame, vectors: TagVectors, cfg: Config,
+                           stages: Stages) -> DataFrame:
+    """SPEC §10: every profile's list (`profiles.PROFILE_RECOMMENDATION_COLUMNS`), cached."""
+    codes = inputs.codes
+    with stages.stage("profile_engagement"):
+        # bounded by profiles x workouts: collected
+        rows = profile_engagement(inputs["sessions"].flagged, inputs["feedback"].flagged, cut_micros, codes,
+                                  cfg.profile).toPandas()
+        stages.count("profile_engagement", len(rows))
+    with stages.stage("profiles"):
+        profile_catalog_ = profile_catalog(workouts_df, catalog, codes, as_of_micros, vectors, cfg)
+        engagement = engagement_matrices(rows, codes, profile_catalog_.workout_ids)
+        found = targets(inputs.users.groups, codes)
+        stages.count("profiles", len(found))
+        lists = recommend_profiles(workouts_df.sparkSession, codes, found, engagement, profile_catalog_,
+                                   weights_of(cfg)).cache()
+        stages.count("profile_recommendations", lists.count())
+    return lists

@@ -18,18 +18,19 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pyspark.sql import DataFrame
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from coldstart.flags import FLAG_COLUMNS
 from coldstart.fs import HadoopFs
 from coldstart.pipeline import PipelineResult
+from coldstart.profiles import PROFILE_RECOMMENDATION_COLUMNS
 from coldstart.rerank import RECOMMENDATION_COLUMNS
 from coldstart.validation import Validated
 
 log = logging.getLogger(__name__)
 
 CSV_COLUMNS = ("segment_key", "workout_id", "score", "rank")
+PROFILE_CSV_COLUMNS = ("profile_key", "workout_id", "score", "rank")
 REPORT = "run_report.json"
 REJECTS = "rejects"
 TMP_MARK, OLD_MARK = ".tmp-", ".old-"
@@ -78,18 +79,19 @@ def write_report(fs: HadoopFs, report: dict[str, Any], directory: str) -> None:
     fs.write_text(f"{directory}/{REPORT}", json.dumps(report, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def write_results(fs: HadoopFs, recommendations: pa.Table, flags: pa.Table, directory: str) -> None:
-    """The results as collected (`collect_results`): CSV and Parquet of each."""
+def write_results(fs: HadoopFs, recommendations: pa.Table, flags: pa.Table, directory: str,
+                  profile_recommendations: pa.Table | None = None) -> None:
+    """The results as collected: CSV and Parquet of each."""
     write_small_csv(fs, recommendations.select(list(CSV_COLUMNS)), f"{directory}/segment_recommendations.csv")
     write_small_parquet(fs, recommendations.select(list(RECOMMENDATION_COLUMNS)),
                         f"{directory}/segment_recommendations.parquet")
     write_small_csv(fs, flags.select(list(FLAG_COLUMNS)), f"{directory}/instructor_flags.csv")
     write_small_parquet(fs, flags.select(list(FLAG_COLUMNS)), f"{directory}/instructor_flags.parquet")
-
-
-def collect_results(recommendations: DataFrame, flags: DataFrame) -> tuple[pa.Table, pa.Table]:
-    """Both results on the driver, in their sort order: bounded by segments x k and by instructors."""
-    return recommendations.toArrow(), flags.toArrow()
+    if profile_recommendations is not None:
+        write_small_csv(fs, profile_recommendations.select(list(PROFILE_CSV_COLUMNS)),
+                        f"{directory}/profile_recommendations.csv")
+        write_small_parquet(fs, profile_recommendations.select(list(PROFILE_RECOMMENDATION_COLUMNS)),
+                            f"{directory}/profile_recommendations.parquet")
 
 
 def staging_dir(fs: HadoopFs, output: str, run_id: str) -> str:
@@ -139,13 +141,14 @@ def swap_entries(fs: HadoopFs, staging: str, output: str, entries: tuple[str, ..
     fs.delete(staging)
 
 
-# writes a run's result tables to the database: (recommendations, flags, as_of, run_id)
-DatabaseWriter = Callable[[DataFrame, DataFrame, "str | None", str], None]
+# writes a run's result tables to the database: (result, run_id)
+DatabaseWriter = Callable[[PipelineResult, str], None]
 
 
 def publish(fs: HadoopFs, result: PipelineResult, output: str, run_id: str, files: bool = True,
             database: DatabaseWriter | None = None) -> tuple[pa.Table, pa.Table]:
-    """A successful run's outputs, all at once: (recommendations, flags) as collected.
+    """A successful run's outputs, all at once: (segment recommendations, flags) as collected (bounded
+    by segments x k and by instructors; the profile lists by profiles x k).
 
     With `files`, the result files replace the previous ones; without (MySQL only), only
     `rejects/` and the report are replaced and any previous result files stay. `database`,
@@ -156,11 +159,13 @@ def publish(fs: HadoopFs, result: PipelineResult, output: str, run_id: str, file
     staging = staging_dir(fs, output, run_id)
     try:
         write_rejects(fs, result.validated, result.report["rows"], staging)
-        recommendations, flags = collect_results(result.recommendations, result.flags)
+        recommendations, flags = result.recommendations.toArrow(), result.flags.toArrow()
         if files:
-            write_results(fs, recommendations, flags, staging)
+            profile_lists = result.profile_recommendations
+            write_results(fs, recommendations, flags, staging,
+                          profile_lists.toArrow() if profile_lists is not None else None)
         if database is not None:
-            database(result.recommendations, result.flags, result.report["as_of"], run_id)
+            database(result, run_id)
         write_report(fs, result.report, staging)
     except BaseException:
         fs.delete(staging)

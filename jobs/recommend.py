@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
-from pyspark.sql import DataFrame
 
 from coldstart import mysql, pipeline, sinks
 from coldstart.config import Config
@@ -99,8 +98,8 @@ def database_writer(args: argparse.Namespace, cfg: Config) -> sinks.DatabaseWrit
     if "mysql" not in args.sink:
         return None
 
-    def write(recommendations: DataFrame, flags: DataFrame, as_of: str | None, run_id: str) -> None:
-        mysql.write_results(recommendations, flags, as_of, run_id, args.jdbc_url, cfg)
+    def write(result: pipeline.PipelineResult, run_id: str) -> None:
+        mysql.write_results(result, run_id, args.jdbc_url, cfg)
 
     return write
 

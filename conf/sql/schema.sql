@@ -72,3 +72,17 @@ CREATE TABLE IF NOT EXISTS flags (
   run_id VARCHAR(64) NOT NULL,
   PRIMARY KEY (instructor_id, reason)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- SPEC §10: one list per profile `age|level|t1,t2,...`, read like the segments' lists:
+-- `WHERE profile_key = ? ORDER BY rank`. 760 characters is the longest key InnoDB indexes in
+-- utf8mb4 beside the rank (3,072 bytes).
+CREATE TABLE IF NOT EXISTS cold_start_profile_top_workouts (
+  profile_key VARCHAR(760) NOT NULL,
+  `rank` INT NOT NULL,
+  workout_id BIGINT NOT NULL,
+  score DOUBLE NOT NULL,
+  as_of DATETIME(6) NULL,
+  run_id VARCHAR(64) NOT NULL,
+  PRIMARY KEY (profile_key, `rank`),
+  UNIQUE KEY uq_profile_top_workouts_profile_workout (profile_key, workout_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

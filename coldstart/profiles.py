@@ -1,0 +1,168 @@
+"""SPEC §10 on Spark: each source profile's engagement with each workout, and every target profile's list.
+
+A profile is (age group, level, the set of the user's preferred types the catalog has): the
+user's (`al_code`, `type_set`) of `coldstart.membership`. The training side is one pass over
+the accepted events up to as_of: the users' distinct engaged workouts (completed, or liked
+with `like_weight`), their degree `d(v)`, and per (source profile, workout) the sum of
+`e(v, w) / d(v)^ρ`. Grouping events by user needs one shuffle of those events; everything
+after it is bounded by profiles x workouts, is collected, and is broadcast to a grouped
+pandas UDF that computes the targets' relevance by blocked matrix products and reranks each
+list (`coldstart.profile_model`).
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from coldstart.codes import Codes
+from coldstart.config import Config, Profile
+from coldstart.lookup import SEGMENT_SEPARATOR, TYPE_SEPARATOR
+from coldstart.membership import UserGroup
+from coldstart.profile_model import Catalog, Engagement, Weights, rank_profiles
+
+ENGAGEMENT_COLUMNS = ("al_code", "type_set", "workout_id", "engagement")
+PROFILE_RECOMMENDATION_COLUMNS = (
+    "profile_key", "workout_id", "score", "rank",
+    "age_group", "fitness_level", "types", "workout_type", "relevance", "mmr_score", "days_old",
+)
+# targets of one age-level code per call of the pandas UDF: the block of the matrix product
+TARGETS_PER_CALL = 512
+
+
+def has_types(codes: Codes, type_set: Column) -> Column:
+    """A user whose profile has at least one catalog type (a user without has no profile)."""
+    return type_set != 0 if codes.uses_mask else F.size(type_set) > 0
+
+
+def _engaged(events_df: DataFrame, outcome: str, time_column: str, as_of_micros: int | None,
+             codes: Codes) -> DataFrame:
+    """Accepted events with a positive outcome up to as_of, of users with a profile."""
+    kept = F.col("reason").isNull() & (F.col(outcome) == 1) & has_types(codes, F.col("type_set"))
+    if as_of_micros is not None:
+        kept = kept & (F.unix_micros(time_column) <= F.lit(as_of_micros))
+    return events_df.filter(kept)
+
+
+def profile_engagement(sessions_df: DataFrame, feedback_df: DataFrame, as_of_micros: int | None, codes: Codes,
+                       settings: Profile) -> DataFrame:
+    """(al_code, type_set, workout_id, engagement): `Σ_{v in profile} e(v, w) / d(v)^ρ`, over users with d(v) > 0.
+
+    `e(v, w) = [v completed w] + like_weight·[v liked w]` (at least once each); `d(v) = Σ_w e(v, w)`.
+    The events come validated, with their users' codes (`validation`'s id check brings them).
+    """
+    keys = ["user_id", "al_code", "type_set", "workout_id"]
+    completed = _engaged(sessions_df, "completed", "timestamp", as_of_micros, codes).select(
+        *keys, F.lit(1).alias("completed"), F.lit(0).alias("liked"))
+    events = completed
+    if settings.like_weight != 0:
+        liked = _engaged(feedback_df, "liked", "feedback_time", as_of_micros, codes).select(
+            *keys, F.lit(0).alias("completed"), F.lit(1).alias("liked"))
+        events = events.unionByName(liked)
+    # one shuffle: the pairs, a user's degree and the per-pair weight all group by user first
+    pairs = (events.repartition("user_id").groupBy(*keys)
+             .agg(F.max("completed").alias("completed"), F.max("liked").alias("liked")))
+    like_weight = F.lit(float(settings.like_weight))
+    e = F.col("completed") + like_weight * F.col("liked")
+    user = Window.partitionBy("user_id")
+    degree = F.sum("completed").over(user) + like_weight * F.sum("liked").over(user)
+    weighted = pairs.select("al_code", "type_set", "workout_id",
+                            (e / F.pow(degree, F.lit(float(settings.degree_power)))).alias("weight"))
+    return weighted.groupBy("al_code", "type_set", "workout_id").agg(F.sum("weight").alias("engagement"))
+
+
+@dataclass(frozen=True)
+class Target:
+    """A profile to recommend for: an age-level code and a set of type indices."""
+
+    al_code: int
+    types: tuple[int, ...]
+
+
+def targets(groups: Iterable[UserGroup], codes: Codes) -> list[Target]:
+    """Every distinct profile of the accepted users, and every single-type profile of the segment universe."""
+    found = set()
+    for g in groups:
+        types = tuple(sorted(codes.types.index(t) for t in set(g.preferred_types) if t in codes.types))
+        if types:
+            found.add(Target(codes.al_code_of(g.age_group, g.fitness_level), types))
+    found |= {Target(al_code, (t,)) for (al_code, _, _), t in itertools.product(codes.age_level_pairs(),
+                                                                                 range(len(codes.types)))}
+    return sorted(found, key=lambda t: (t.al_code, t.types))
+
+
+def profile_key(codes: Codes, target: Target) -> str:
+    """`age|level|t1,t2,...`, the types in code point order (SPEC §10)."""
+    n_levels = len(codes.levels)
+    age, level = codes.age_groups[target.al_code // n_levels], codes.levels[target.al_code % n_levels]
+    return SEGMENT_SEPARATOR.join((age, level, TYPE_SEPARATOR.join(sorted(codes.types[i] for i in target.types))))
+
+
+def type_indices(codes: Codes, type_set: int | list[int]) -> tuple[int, ...]:
+    """A collected `type_set` (bit mask, or indices past 63 types) as sorted type indices."""
+    return tuple(sorted(codes.types.index(t) for t in codes.type_names(type_set)))
+
+
+def engagement_matrices(rows: pd.DataFrame, codes: Codes, catalog_ids: np.ndarray) -> Engagement:
+    """The collected (al_code, type_set, workout_id, engagement) rows as the model's matrices."""
+    rows = rows.assign(types=[type_indices(codes, ts) for ts in rows["type_set"]])
+    return Engagement.of(rows, len(codes.types), len(codes.levels), catalog_ids)
+
+
+def weights_of(cfg: Config) -> Weights:
+    p = cfg.profile
+    return Weights(p.age_weight, p.level_weight, p.jaccard_power, p.preferred_types_only, cfg.freshness.lambda_,
+                   cfg.mmr.pool_size, cfg.mmr.k, cfg.mmr.lambda_)
+
+
+def _targets_frame(spark: SparkSession, codes: Codes, found: list[Target]) -> DataFrame:
+    n_levels = max(len(codes.levels), 1)
+    rows = []
+    for al_code, group in itertools.groupby(found, key=lambda t: t.al_code):
+        for i, target in enumerate(group):
+            rows.append((al_code, i // TARGETS_PER_CALL, list(target.types), profile_key(codes, target),
+                         codes.age_groups[al_code // n_levels], codes.levels[al_code % n_levels],
+                         sorted(codes.types[t] for t in target.types)))
+    schema = ("al_code int, block int, target_types array<int>, profile_key string, age_group string, "
+              "fitness_level string, types array<string>")
+    return spark.createDataFrame(rows, schema)
+
+
+def output_schema() -> T.StructType:
+    string, double = T.StringType(), T.DoubleType()
+    types = {"profile_key": string, "workout_id": T.LongType(), "score": double, "rank": T.IntegerType(),
+             "age_group": string, "fitness_level": string, "types": T.ArrayType(string), "workout_type": string,
+             "relevance": double, "mmr_score": double, "days_old": double}
+    return T.StructType([T.StructField(c, types[c]) for c in PROFILE_RECOMMENDATION_COLUMNS])
+
+
+def recommend_profiles(spark: SparkSession, codes: Codes, found: list[Target], engagement: Engagement,
+                       catalog: Catalog, weights: Weights) -> DataFrame:
+    """Every target's top k (PROFILE_RECOMMENDATION_COLUMNS), sorted by profile_key, rank."""
+    model = spark.sparkContext.broadcast((engagement, catalog))
+    type_names = np.array(codes.types, dtype=object)
+
+    def rank_block(block: pd.DataFrame) -> pd.DataFrame:
+        engagement_, catalog_ = model.value
+        al_code = int(block["al_code"].iloc[0])
+        ranked = rank_profiles(engagement_, catalog_, al_code, [tuple(t) for t in block["target_types"]], weights)
+        profile = block.iloc[ranked["target"].to_numpy()].reset_index(drop=True)
+        position = np.searchsorted(catalog_.workout_ids, ranked["workout_id"].to_numpy())
+        return pd.DataFrame({
+            "profile_key": profile["profile_key"], "workout_id": ranked["workout_id"], "score": ranked["score"],
+            "rank": ranked["rank"], "age_group": profile["age_group"], "fitness_level": profile["fitness_level"],
+            "types": profile["types"], "workout_type": type_names[catalog_.type_idx[position]],
+            "relevance": ranked["relevance"], "mmr_score": ranked["mmr_score"],
+            "days_old": catalog_.days_old[position],
+        })
+
+    lists = _targets_frame(spark, codes, found).groupBy("al_code", "block").applyInPandas(rank_block, output_schema())
+    # one sorted partition (targets x k rows): a global orderBy would sample its input for range
+    # bounds first, and so run the pandas UDF twice
+    return lists.repartition(1).sortWithinPartitions("profile_key", "rank")
