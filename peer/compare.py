@@ -1,6 +1,6 @@
 """Compare two output directories of the cold-start job (any implementation of ../shared/SPEC.md).
 
-    .venv/bin/python bench/compare_outputs.py A_DIR B_DIR [--tol 1e-9] [--max-diffs 20]
+    .venv/bin/python -m peer.compare A_DIR B_DIR [--tol 1e-9] [--max-diffs 20]
 
 segment_recommendations.csv: the same segment_keys; per segment the same workouts in the same rank
 order; |score difference| <= tol. instructor_flags.csv: the same (instructor_id, reason) rows, equal
