@@ -1,7 +1,7 @@
 """An independent single-machine (pandas / numpy / pyarrow) implementation of ../shared/SPEC.md.
 
     .venv/bin/python -m peer --input DIR --output DIR [--config FILE] [--set KEY=VALUE ...] [--no-rejects]
-    .venv/bin/python -m peer.compare A_DIR B_DIR [--tol 1e-9] [--max-diffs 20]
+    .venv/bin/python -m peer.compare A_DIR B_DIR [--tol 1e-9] [--max-diffs 20] [--require-profiles]
 
 Written from the SPEC alone (not from the Spark job, nothing under coldstart/ is read or imported), to
 be (1) the "pandas, full spec" peer of the scale benchmark and (2) a cross-check of the Spark job's
@@ -17,6 +17,7 @@ One module per step of the SPEC, called in order by peer.driver.run:
   counts       §4's as_of cut, global and per-segment counts (§3)
   scoring      smoothing, views_norm, freshness (§3-4)
   mmr          TF-IDF over the tags, top-N pool and greedy MMR for many lists at once (§5)
+  profiles     §10: profiles, engagement, similarity, relevance, scores, rerank
   flags        instructor quality flags (§6)
   outputs      the output files, the run report and the swap (§7)
   compare      the comparison of two output directories
@@ -24,6 +25,9 @@ One module per step of the SPEC, called in order by peer.driver.run:
 Writes into DIR (swapped in whole at the end, a failed run leaves the previous outputs in place):
   segment_recommendations.csv        segment_key,workout_id,score,rank (sorted by segment_key, rank)
   segment_recommendations.parquet/   the same rows plus the SPEC §7 detail columns
+  profile_recommendations.csv        profile_key,workout_id,score,rank (sorted by profile_key, rank; §10)
+  profile_recommendations.parquet/   the same rows plus age_group, fitness_level, types, workout_type,
+                                     relevance, mmr_score, days_old
   instructor_flags.csv               SPEC §7 columns, sorted by instructor_id, reason
   run_report.json                    rows read / accepted / rejected per reason, timings, config, as_of ...
   rejects/<dataset>.csv              the rejected rows (columns as read, as strings) with their reason
@@ -65,6 +69,40 @@ Decisions where the SPEC is silent (the peer's own reading; see the report for t
   the segment universe).
 - Instructor name: that of the first accepted catalog row of the instructor_id (input order).
   Instructors are those of the accepted catalog; their counts use accepted events up to as_of.
+
+§10 (profile recommendations; config section [profile]: enabled, age_weight, level_weight,
+jaccard_power, degree_power, like_weight, preferred_types_only; enabled = false writes no profile
+outputs and adds nothing to the report). The Spark job makes the same choices:
+1. The profile of an accepted user is (age_group, fitness_level, T), T = the user's normalised
+   preferred types that the accepted catalog has. A user whose T is empty has no profile (contributes
+   nothing, adds no target profile). Key `age|level|t1,t2,...`, T sorted by code point (Python sorted).
+2. Engagement uses accepted events only, with §4's as_of cut (explicit as_of: sessions with
+   timestamp > as_of and feedback with feedback_time > as_of left out; default as_of: nothing cut).
+   "completed w at least once": some accepted session of (v, w) has completed = 1; "liked w at least
+   once": some accepted feedback row of (v, w) has liked = 1. e(v,w) = [completed] + like_weight *
+   [liked], d(v) = sum_w e(v,w); users with d(v) = 0 contribute nothing (the peer's own reading for a
+   negative like_weight, which the SPEC does not foresee: users with d(v) <= 0 contribute nothing).
+3. sim(P, v) = (1 + age_weight*[a_v = a]) * (1 + level_weight*[l_v = l]) * J(T, T_v)**jaccard_power,
+   J = |T & T_v| / |T | T_v|; jaccard_power = 0 makes the factor 1 even where J = 0 (0.0**0.0 == 1.0).
+4. r(P, w) = sum_v sim(P,v) * e(v,w) / d(v)**degree_power over the contributing users, aggregated per
+   (source profile, workout) first; then r = (sim of the targets' type sets to the sources' type sets,
+   times the age/level factor) @ (source profile x workout) matrix, in blocks. The summation order is
+   the peer's (the SPEC leaves it open).
+5. Candidates of P: every accepted catalog workout (preferred_types_only = true: those whose
+   workout_type is in T). score(P, w) = r(P,w) / max of r over P's candidates (0 for all when that max
+   is not > 0), times exp(-freshness.lambda * days_old(w)) with §4's days_old (the segments' own).
+6. Rerank: §5 on P's candidates (pool = top mmr.pool_size by score, ties lower workout_id; rel = score
+   / max score over the pool, 0 when that max is not > 0; greedy MMR with mmr.lambda and mmr.k, ties
+   higher score then lower workout_id; the segments' TF-IDF vectors). Fewer candidates than k: all.
+   The segments (§5) and the profiles run the same code (peer.mmr.rerank).
+7. Target profiles: every distinct profile of the accepted users (non-empty T), plus every single-type
+   profile (a, l, {t}) of the segment universe (§2: the age groups and levels seen among the accepted
+   users, the catalog's types). Each profile once.
+8. Outputs: profile_recommendations.csv (profile_key,workout_id,score,rank; sorted by profile_key in
+   code point order, then rank; scores as repr of the float) and profile_recommendations.parquet/
+   part-00000.parquet (those columns plus age_group, fitness_level, types (sorted list of strings),
+   workout_type, relevance (the raw r(P,w)), mmr_score, days_old). run_report.json: "profiles" (the
+   number of target profiles), "profile_recommendations" (rows), timings of the profile steps.
 """
 import time
 

@@ -16,6 +16,8 @@ DEFAULTS: dict = {
     "mmr": {"pool_size": 20, "k": 5, "lambda": 0.5},
     "flags": {"min_sessions": 50, "max_abandonment": 0.6, "min_feedback": 20, "max_dislike": 0.6},
     "quality": {"max_reject_fraction": 0.01},
+    "profile": {"enabled": True, "age_weight": 3.0, "level_weight": 3.0, "jaccard_power": 2.0,
+                "degree_power": 0.5, "like_weight": 0.0, "preferred_types_only": False},
 }
 
 

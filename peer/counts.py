@@ -93,3 +93,13 @@ def segment_counts(uu: np.ndarray, ww: np.ndarray, flag: np.ndarray, u_member: n
         cnt += np.bincount(key, minlength=AL * W)
         pos += np.bincount(key[flag[lo:lo + CHUNK][inseg] == 1], minlength=AL * W)
     return cnt.reshape(AL, W), pos.reshape(AL, W)
+
+
+def count_segments(ev: Events, u_member: np.ndarray, u_al: np.ndarray, w_type: np.ndarray, AL: int, W: int):
+    """-> (v, c, n, s) per (age|level, workout): sessions, completed, feedback rows, liked; the events
+    are dropped as soon as they are counted"""
+    v, c = segment_counts(ev.su, ev.sw, ev.sc, u_member, u_al, w_type, AL, W)
+    ev.su = ev.sw = ev.sc = None
+    n, s = segment_counts(ev.fu, ev.fw, ev.fl, u_member, u_al, w_type, AL, W)
+    ev.fu = ev.fw = ev.fl = None
+    return v, c, n, s

@@ -8,15 +8,15 @@ import shutil
 import sys
 import uuid
 
-import numpy as np
-
 import peer
 from peer.common import Timer, iso, write_json
 from peer.config import explicit_as_of, load_config
-from peer.counts import accepted_events, global_counts, segment_counts
+from peer.counts import accepted_events, count_segments, global_counts
 from peer.flags import instructor_flags
 from peer.mmr import segment_recommendations, tfidf_cosines
-from peer.outputs import swap_in, write_flags, write_segments
+from peer.outputs import report_results, swap_in, write_flags, write_profiles, write_segments
+from peer.profile_recs import profile_recommendations
+from peer.profiles import define_profiles, engagement
 from peer.rejects import count_rejects, fail_run, write_rejects
 from peer.scoring import score_segments
 from peer.sources import open_inputs
@@ -79,19 +79,19 @@ def run(args, cfg) -> int:
 
 def recommend(tmp_out: str, sess: dict, fb: dict, as_of_explicit, catalog, users, cfg: dict, report: dict,
               timer: Timer) -> str:
-    """§3-7 on the accepted rows: the outputs written into tmp_out, the report filled in"""
+    """§3-7 and §10 on the accepted rows: the outputs written into tmp_out, the report filled in"""
     as_of, ev = accepted_events(sess, fb, as_of_explicit, report)
     timer.step("as_of")
     g = global_counts(ev, catalog.W)
     ev.sts = None
     timer.step("global_counts")
+    if cfg["profile"]["enabled"]:
+        ps = define_profiles(users, catalog)
+        B = engagement(ev, ps, catalog, cfg)
+        timer.step("profile_engagement")
     u_member = users.member[users.u_pt]  # (accepted users, T): does the user prefer type t
-    args = (u_member, users.u_al, catalog.w_type, users.AL, catalog.W)
-    v, c = segment_counts(ev.su, ev.sw, ev.sc, *args)
-    ev.su = ev.sw = ev.sc = None
-    n, s = segment_counts(ev.fu, ev.fw, ev.fl, *args)
-    ev.fu = ev.fw = ev.fl = None
-    del u_member, args
+    v, c, n, s = count_segments(ev, u_member, users.u_al, catalog.w_type, users.AL, catalog.W)
+    del u_member
     timer.step("segment_counts")
     sc = score_segments(v, c, n, s, g, catalog, cfg, as_of)
     timer.step("score")
@@ -102,24 +102,24 @@ def recommend(tmp_out: str, sess: dict, fb: dict, as_of_explicit, catalog, users
     timer.step("tfidf")
     recs = segment_recommendations(sc.score, catalog, users, cos, cfg)
     timer.step("mmr")
+    profiles = None
+    if cfg["profile"]["enabled"]:
+        profiles = (ps, profile_recommendations(B, ps, catalog, users, sc.days_old, cos, cfg))
+        del B
+        timer.step("profile_recommendations")
     as_of_str = iso(as_of) if as_of is not None else ""
     flag_rows = instructor_flags(catalog, g, cfg, as_of_str)
     timer.step("flags")
     write_segments(tmp_out, recs, sc, catalog, users)
     write_flags(tmp_out, flag_rows)
+    if profiles is not None:
+        write_profiles(tmp_out, *profiles, catalog, users, sc.days_old)
     timer.step("write_outputs")
-    ups = users.users_per_seg.reshape(-1) if users.users_per_seg.size else np.zeros(1, np.int64)
-    report.update({
-        "as_of": as_of_str,
-        "as_of_source": "config" if as_of_explicit is not None else "latest accepted session",
-        "segments": int(users.AL * catalog.T),
-        "recommendations": len(recs.key),
-        "instructor_flags": len(flag_rows),
-        "users_per_segment": {"min": int(ups.min()), "median": float(np.median(ups)), "max": int(ups.max())},
-        "unknown_preferred_types": {"user_type_pairs": users.unknown_pairs, "types": sorted(users.unknown_types)},
-    })
-    return (f"{len(recs.key)} recommendations in {users.AL * catalog.T} segments, {len(flag_rows)} instructor "
-            f"flags; as_of {as_of_str}")
+    report_results(report, as_of_str, as_of_explicit, catalog, users, recs, len(flag_rows), profiles)
+    done = f"{len(recs.key)} recommendations in {users.AL * catalog.T} segments, "
+    if profiles is not None:
+        done += f"{len(profiles[1].tgt)} in {len(ps.keys)} profiles, "
+    return done + f"{len(flag_rows)} instructor flags; as_of {as_of_str}"
 
 
 def main(argv=None) -> int:

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 from peer.mmr import SegmentRecs
+from peer.profile_recs import ProfileRecs
+from peer.profiles import ProfileSet
 from peer.scoring import Scores
 from peer.universe import Catalog, Users
 
@@ -47,6 +49,35 @@ def write_segments(directory: str, recs: SegmentRecs, sc: Scores, catalog: Catal
     write_parquet(directory, "segment_recommendations.parquet", detail)
 
 
+def write_profiles(directory: str, ps: ProfileSet, recs: ProfileRecs, catalog: Catalog, users: Users,
+                   days_old: np.ndarray):
+    """profile_recommendations.csv and .parquet/ (SPEC §10); days_old per workout code"""
+    keys = [ps.keys[t] for t in recs.tgt.tolist()]
+    w = catalog.by_id[recs.col]
+    w_id = catalog.w_id[w]
+    with open(os.path.join(directory, "profile_recommendations.csv"), "w", newline="") as f:
+        wr = csv.writer(f, lineterminator="\n")
+        wr.writerow(["profile_key", "workout_id", "score", "rank"])
+        for key, wid, scv, rank in zip(keys, w_id.tolist(), recs.score.tolist(), recs.rank.tolist(), strict=True):
+            wr.writerow([key, wid, repr(float(scv)), rank])
+    al = ps.tgt_al[recs.tgt]
+    type_lists = [names.split(",") for names in ps.set_names]
+    detail = pd.DataFrame({
+        "profile_key": keys,
+        "workout_id": w_id,
+        "score": recs.score.astype(np.float64),
+        "rank": recs.rank.astype(np.int32),
+        "age_group": [users.ag_names[a // users.L] for a in al.tolist()],
+        "fitness_level": [users.lv_names[a % users.L] for a in al.tolist()],
+        "types": [type_lists[s] for s in ps.tgt_set[recs.tgt].tolist()],
+        "workout_type": [catalog.types[t] for t in catalog.w_type[w].tolist()],
+        "relevance": recs.relevance.astype(np.float64),
+        "mmr_score": recs.mmr.astype(np.float64),
+        "days_old": days_old[w],
+    })
+    write_parquet(directory, "profile_recommendations.parquet", detail)
+
+
 def write_parquet(directory: str, name: str, frame: pd.DataFrame):
     os.makedirs(os.path.join(directory, name))
     frame.to_parquet(os.path.join(directory, name, "part-00000.parquet"), index=False)
@@ -60,6 +91,22 @@ def write_flags(directory: str, rows: list[tuple]):
         for r in rows:
             wr.writerow([r[0], "" if r[1] is None else r[1], r[2], r[3], r[4], r[5], r[6],
                          repr(r[7]), repr(r[8]), r[9]])
+
+
+def report_results(report: dict, as_of_str: str, as_of_explicit, catalog: Catalog, users: Users, recs: SegmentRecs,
+                   n_flags: int, profiles: tuple[ProfileSet, ProfileRecs] | None):
+    ups = users.users_per_seg.reshape(-1) if users.users_per_seg.size else np.zeros(1, np.int64)
+    report.update({
+        "as_of": as_of_str,
+        "as_of_source": "config" if as_of_explicit is not None else "latest accepted session",
+        "segments": int(users.AL * catalog.T),
+        "recommendations": len(recs.key),
+        "instructor_flags": n_flags,
+        "users_per_segment": {"min": int(ups.min()), "median": float(np.median(ups)), "max": int(ups.max())},
+        "unknown_preferred_types": {"user_type_pairs": users.unknown_pairs, "types": sorted(users.unknown_types)},
+    })
+    if profiles is not None:
+        report.update({"profiles": len(profiles[0].keys), "profile_recommendations": len(profiles[1].tgt)})
 
 
 def swap_in(tmp_out: str, output: str):
