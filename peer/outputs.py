@@ -60,15 +60,15 @@ def write_profiles(directory: str, ps: ProfileSet, recs: ProfileRecs, catalog: C
         wr.writerow(["profile_key", "workout_id", "score", "rank"])
         for key, wid, scv, rank in zip(keys, w_id.tolist(), recs.score.tolist(), recs.rank.tolist(), strict=True):
             wr.writerow([key, wid, repr(float(scv)), rank])
-    al = ps.tgt_al[recs.tgt]
+    al, L = ps.tgt_al[recs.tgt], users.L
     type_lists = [names.split(",") for names in ps.set_names]
     detail = pd.DataFrame({
         "profile_key": keys,
         "workout_id": w_id,
         "score": recs.score.astype(np.float64),
         "rank": recs.rank.astype(np.int32),
-        "age_group": [users.ag_names[a // users.L] for a in al.tolist()],
-        "fitness_level": [users.lv_names[a % users.L] for a in al.tolist()],
+        "age_group": [users.ag_names[a // L] for a in al.tolist()],
+        "fitness_level": [users.lv_names[a % L] for a in al.tolist()],
         "types": [type_lists[s] for s in ps.tgt_set[recs.tgt].tolist()],
         "workout_type": [catalog.types[t] for t in catalog.w_type[w].tolist()],
         "relevance": recs.relevance.astype(np.float64),

@@ -1,7 +1,8 @@
 """SPEC §10, the lists: relevance r(P, w) of every target profile, its score and the §5 rerank.
 
 sim(P, v) = F[al_P, al_v] * G[T_P, T_v], F = (1 + age_weight*[same age]) * (1 + level_weight*[same level]),
-G = Jaccard(T_P, T_v)**jaccard_power. With B[src, w] = sum_{v in src} e(v,w)/d(v)**rho (peer.profiles):
+G = Jaccard(T_P, T_v)**jaccard_power (al = age code * L + level code, as the segments).
+With B[src, w] = sum_{v in src} e(v,w)/d(v)**rho (peer.profiles):
     r(P, w) = sum_src G[T_P, T_src] * F[al_P, al_src] * B[src, w] = G[T_P, :] @ M_alP,
     M_al[s, w] = sum_{src with type set s} F[al, al_src] * B[src, w]
 so the targets of one al share M_al, and the matrix product runs over distinct type sets, not users
@@ -29,15 +30,6 @@ class ProfileRecs:
     relevance: np.ndarray  # r(P, w) before normalisation
 
 
-def age_level_factor(users: Users, cfg: dict) -> np.ndarray:
-    """(AL, AL): (1 + age_weight*[same age group]) * (1 + level_weight*[same level])"""
-    al = np.arange(users.AL)
-    a, lv = al // users.L, al % users.L
-    same_a = (a[:, None] == a[None, :]).astype(np.float64)
-    same_l = (lv[:, None] == lv[None, :]).astype(np.float64)
-    return (1.0 + float(cfg["profile"]["age_weight"]) * same_a) * (1.0 + float(cfg["profile"]["level_weight"]) * same_l)
-
-
 def jaccard_power(x: np.ndarray, y: np.ndarray, power: float) -> np.ndarray:
     """(len(x), len(y)): J(x_i, y_j)**power of type sets given as bool rows; 0**0 is 1"""
     xf, yf = x.astype(np.float64), y.astype(np.float64)
@@ -48,16 +40,53 @@ def jaccard_power(x: np.ndarray, y: np.ndarray, power: float) -> np.ndarray:
     return np.power(j, power)
 
 
-def _set_engagement(B: np.ndarray, f: np.ndarray, src_al: np.ndarray, src_pos: np.ndarray, n_sets: int) -> np.ndarray:
-    """M[s, w] = sum over the sources with type set s of f[al_src] * B[src, w]; the sources are ordered
-    by al, and within one al each type set appears once (so a fancy-indexed += adds every row)"""
-    M = np.zeros((n_sets, B.shape[1]))
-    bounds = np.searchsorted(src_al, np.arange(len(f) + 1))
-    for al in range(len(f)):
-        lo, hi = bounds[al], bounds[al + 1]
-        if hi > lo:
-            M[src_pos[lo:hi]] += f[al] * B[lo:hi]
-    return M
+def add_rows(dst: np.ndarray, rows: np.ndarray | None, src: np.ndarray, alpha: float = 1.0):
+    """dst[rows] += alpha * src (rows None: all rows, in order), a few MB at a time: the temporaries stay
+    small enough for malloc to reuse (large ones are fresh mmaps, whose page faults cost more than the adds)"""
+    step = max(1, (1 << 19) // max(dst.shape[1], 1))
+    for lo in range(0, len(src), step):
+        part = src[lo:lo + step] if alpha == 1.0 else alpha * src[lo:lo + step]
+        if rows is None:
+            dst[lo:lo + step] += part
+        else:
+            dst[rows[lo:lo + step]] += part
+
+
+class SetEngagement:
+    """M_al[s, w] = sum over the sources with type set s of F[al, al_src] * B[src, w], for any al, with
+    F = (1 + wa*[same age]) * (1 + wl*[same level]) = 1 + wa*[same age] + wl*[same level]
+    + wa*wl*[same age and level]: the per type set sums of B over all sources, over each age group and
+    over each level are formed once; M_al is then three of those plus al's own sources.
+    The sources are ordered by al, and within one al each type set appears once (a fancy += adds all)."""
+
+    def __init__(self, B: np.ndarray, src_al: np.ndarray, src_pos: np.ndarray, n_sets: int, users: Users, cfg: dict):
+        self.B, self.src_pos, self.L = B, src_pos, users.L
+        self.wa, self.wl = float(cfg["profile"]["age_weight"]), float(cfg["profile"]["level_weight"])
+        self.bounds = np.searchsorted(src_al, np.arange(users.AL + 1))
+        W = B.shape[1]
+        self.all = np.zeros((n_sets, W))
+        self.age = np.zeros((len(users.ag_names), n_sets, W))
+        self.level = np.zeros((users.L, n_sets, W))
+        for al in range(users.AL):
+            rows, blk = self._block(al)
+            add_rows(self.all, rows, blk)
+            add_rows(self.age[al // self.L], rows, blk)
+            add_rows(self.level[al % self.L], rows, blk)
+        self.M = np.empty((n_sets, W))
+
+    def _block(self, al: int):
+        lo, hi = self.bounds[al], self.bounds[al + 1]
+        return self.src_pos[lo:hi], self.B[lo:hi]
+
+    def for_al(self, al: int) -> np.ndarray:
+        """M_al, in a buffer that the next call overwrites"""
+        M = self.M
+        M[...] = self.all
+        add_rows(M, None, self.age[al // self.L], self.wa)
+        add_rows(M, None, self.level[al % self.L], self.wl)
+        rows, blk = self._block(al)
+        add_rows(M, rows, blk, self.wa * self.wl)
+        return M
 
 
 def profile_scores(R: np.ndarray, cand: np.ndarray | None, fresh: np.ndarray) -> np.ndarray:
@@ -66,7 +95,7 @@ def profile_scores(R: np.ndarray, cand: np.ndarray | None, fresh: np.ndarray) ->
     mx = (R if cand is None else np.where(cand, R, -np.inf)).max(axis=1, keepdims=True)
     S = np.zeros_like(R)
     np.divide(R, mx, out=S, where=mx > 0)
-    S *= fresh[None, :]
+    np.multiply(S, fresh[None, :], out=S)
     if cand is not None:
         S[~cand] = -np.inf
     return S
@@ -76,21 +105,23 @@ def profile_recommendations(B: np.ndarray, ps: ProfileSet, catalog: Catalog, use
                             cos: np.ndarray, cfg: dict) -> ProfileRecs:
     """days_old per workout code (§4); B and cos in workout_id order"""
     pc = cfg["profile"]
-    F = age_level_factor(users, cfg)
     src_sets, src_pos = np.unique(ps.src_set, return_inverse=True)  # small: one entry per source profile
+    set_eng = SetEngagement(B, ps.src_al, src_pos.reshape(-1), len(src_sets), users, cfg)
     src_table = ps.sets[src_sets]
     fresh = np.exp(-float(cfg["freshness"]["lambda"]) * days_old[catalog.by_id])
     type_by_id = catalog.w_type[catalog.by_id]
-    rows = block_rows(catalog.W)
+    rows = block_rows(catalog.W) // 2
+    R_buf = np.empty((rows, catalog.W))
     parts = []
     for al in range(users.AL):
         targets = np.flatnonzero(ps.tgt_al == al)
         if len(targets) == 0:
             continue
-        M = _set_engagement(B, F[al], ps.src_al, src_pos.reshape(-1), len(src_sets))
+        M = set_eng.for_al(al)
         for lo in range(0, len(targets), rows):
             blk = targets[lo:lo + rows]
-            R = jaccard_power(ps.sets[ps.tgt_set[blk]], src_table, float(pc["jaccard_power"])) @ M
+            R = np.matmul(jaccard_power(ps.sets[ps.tgt_set[blk]], src_table, float(pc["jaccard_power"])), M,
+                          out=R_buf[:len(blk)])
             cand = ps.sets[ps.tgt_set[blk]][:, type_by_id] if pc["preferred_types_only"] else None
             p = rerank(profile_scores(R, cand, fresh), cos, cfg["mmr"]["pool_size"], cfg["mmr"]["k"],
                        float(cfg["mmr"]["lambda"]))

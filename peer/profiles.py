@@ -93,7 +93,10 @@ def _add_pairs(B: np.ndarray, keys: np.ndarray, weight: np.ndarray, shift: np.nd
     for lo in range(0, len(keys), CHUNK):
         k = keys[lo:lo + CHUNK]
         u = k // W
-        B += np.bincount(k + shift[u], weights=weight[u], minlength=B.size)
+        if B.size <= len(k):
+            B += np.bincount(k + shift[u], weights=weight[u], minlength=B.size)
+        else:  # B larger than the chunk: a bincount would mostly add zeros
+            np.add.at(B, k + shift[u], weight[u])
 
 
 def engagement(ev: Events, ps: ProfileSet, catalog: Catalog, cfg: dict) -> np.ndarray:
