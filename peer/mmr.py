@@ -120,15 +120,18 @@ def segment_recommendations(score: np.ndarray, catalog: Catalog, users: Users, c
         p = rerank(S, cos, cfg["mmr"]["pool_size"], cfg["mmr"]["k"], float(cfg["mmr"]["lambda"]))
         p.row += lo * T
         parts.append(p)
-    row = np.concatenate([p.row for p in parts]) if parts else np.zeros(0, np.int64)
+    if not parts:  # no age group or level seen (no accepted users)
+        e = np.zeros(0, np.int64)
+        return SegmentRecs([], e, e, e, np.zeros(0), e, np.zeros(0))
+    row = np.concatenate([p.row for p in parts])
     key_rank = np.empty(len(seg_keys), np.int64)
     key_rank[sorted(range(len(seg_keys)), key=seg_keys.__getitem__)] = np.arange(len(seg_keys))
-    rank = np.concatenate([p.rank for p in parts]) if parts else row
+    rank = np.concatenate([p.rank for p in parts])
     order = np.lexsort((rank, key_rank[row]))
     row = row[order]
 
     def cat(attr):
-        return np.concatenate([getattr(p, attr) for p in parts])[order] if parts else np.zeros(0)
+        return np.concatenate([getattr(p, attr) for p in parts])[order]
 
     return SegmentRecs([seg_keys[r] for r in row], row // max(T, 1), row % max(T, 1), w_by_id[cat("col")],
                        cat("score"), rank[order], cat("mmr"))

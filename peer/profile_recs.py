@@ -110,7 +110,7 @@ def profile_recommendations(B: np.ndarray, ps: ProfileSet, catalog: Catalog, use
     src_table = ps.sets[src_sets]
     fresh = np.exp(-float(cfg["freshness"]["lambda"]) * days_old[catalog.by_id])
     type_by_id = catalog.w_type[catalog.by_id]
-    rows = block_rows(catalog.W) // 2
+    rows = max(1, block_rows(catalog.W) // 2)
     R_buf = np.empty((rows, catalog.W))
     parts = []
     for al in range(users.AL):

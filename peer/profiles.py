@@ -103,6 +103,8 @@ def engagement(ev: Events, ps: ProfileSet, catalog: Catalog, cfg: dict) -> np.nd
     """(source profiles, W) with the workouts in workout_id order: sum over the source profile's users v
     of e(v, w) / d(v)**degree_power, e(v, w) = [completed w] + like_weight * [liked w]"""
     W, U = catalog.W, len(ps.user_src)
+    if W == 0 or len(ps.src_al) == 0:  # no workouts or no user with a profile: nothing engages
+        return np.zeros((len(ps.src_al), W))
     keep = ps.user_src >= 0
     keep = None if keep.all() else keep
     eta = float(cfg["profile"]["like_weight"])

@@ -269,6 +269,25 @@ def test_disabled_writes_no_profile_outputs(tmp_path):
     assert bad.returncode == 2
 
 
+@pytest.mark.parametrize("case", ["no_user_with_a_catalog_type", "no_sessions", "no_accepted_workout", "no_users"])
+def test_degenerate_inputs(tmp_path, case):
+    users = users_csv((1, "18-25", "Beginner", "zumba" if case == "no_user_with_a_catalog_type" else "yoga"))
+    if case == "no_users":
+        users = users_csv()
+    sessions = sessions_csv() if case == "no_sessions" else sessions_csv((1, 1, 1))
+    cat = catalog("yoga", "running")
+    if case == "no_accepted_workout":
+        cat = [{"workout_id": 1, "instructor_id": 1, "workout_type": " ", "tags": []}]
+    out = run(tmp_path, users, sessions, "", cat, "quality.max_reject_fraction=1.0")
+    got = lists(out)
+    report = json.loads((out / "run_report.json").read_text())
+    assert report["profiles"] == len(got)
+    if case in ("no_accepted_workout", "no_users"):  # no types or no age groups: no profile at all
+        assert got == {}
+    else:  # only single-type profiles of 18-25|Beginner (u1 has no profile or no engagement): all 0, by id
+        assert got == {"18-25|Beginner|running": [(1, 0.0), (2, 0.0)], "18-25|Beginner|yoga": [(1, 0.0), (2, 0.0)]}
+
+
 # ---------------------------------------------------------------------------------------------
 # a brute-force §10 (loops over users and workouts) against the peer's matrix form, on random data
 
