@@ -191,12 +191,12 @@ def run_peer(users: int, data: Path, out: Path) -> tuple[Run | None, str]:
     available = meminfo_gib("MemAvailable")
     if available < need:
         return None, f"peer skipped: needs ~{need:.0f} GiB, {available:.0f} GiB available"
-    peer = run_measured([sys.executable, str(REPO / "bench" / "pandas_peer.py"), "--input", str(data),
+    peer = run_measured([sys.executable, "-m", "peer", "--input", str(data),
                          "--output", str(out / "peer")], dict(os.environ), out / "peer.log")
     if peer.status != 0:
         return peer, f"peer exited with {peer.status}"
-    compared = subprocess.run([sys.executable, str(REPO / "bench" / "compare_outputs.py"), str(out / "result"),
-                               str(out / "peer")], capture_output=True, text=True)
+    compared = subprocess.run([sys.executable, "-m", "peer.compare", str(out / "result"),
+                               str(out / "peer")], capture_output=True, text=True, cwd=REPO)
     return peer, compared.stdout.strip().splitlines()[0] if compared.stdout.strip() else compared.stderr.strip()
 
 

@@ -1,4 +1,4 @@
-"""The job against bench/pandas_peer.py, an implementation of SPEC.md written apart from it, on dirty data.
+"""The job against the peer (python -m peer), an implementation of SPEC.md written apart from it, on dirty data.
 
 The two share no code: where they agree on this dataset (tests/dirty.py: mixed case, ties, types
 with fewer than k workouts, every reject reason), a release check by another implementation of the
@@ -22,13 +22,12 @@ ALLOW_REJECTS = ["--set", "quality.max_reject_fraction=1.0"]
 
 
 def run_peer(input_dir: str, output_dir: str) -> None:
-    subprocess.run([sys.executable, str(REPO / "bench" / "pandas_peer.py"), "--input", input_dir,
-                    "--output", output_dir, *ALLOW_REJECTS], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "peer", "--input", input_dir, "--output", output_dir, *ALLOW_REJECTS],
+                   check=True, capture_output=True, cwd=REPO)
 
 
 def compare(a: str, b: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "bench" / "compare_outputs.py"), a, b],
-                          capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "peer.compare", a, b], capture_output=True, text=True, cwd=REPO)
 
 
 @pytest.mark.slow

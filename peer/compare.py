@@ -1,9 +1,12 @@
 """Compare two output directories of the cold-start job (any implementation of ../shared/SPEC.md).
 
-    .venv/bin/python bench/compare_outputs.py A_DIR B_DIR [--tol 1e-9] [--max-diffs 20]
+    .venv/bin/python -m peer.compare A_DIR B_DIR [--tol 1e-9] [--max-diffs 20] [--require-profiles]
 
 segment_recommendations.csv: the same segment_keys; per segment the same workouts in the same rank
-order; |score difference| <= tol. instructor_flags.csv: the same (instructor_id, reason) rows, equal
+order; |score difference| <= tol. profile_recommendations.csv (SPEC §10), the same way per profile_key
+when both directories have it; in one only, the summary says so and it is not a difference (an
+implementation may not write it yet) unless --require-profiles (which also makes a file in neither a
+difference). instructor_flags.csv: the same (instructor_id, reason) rows, equal
 integer and string columns, float columns within tol, as_of equal as a point in time (the text may
 differ, e.g. trailing zeros of the microseconds).
 
@@ -20,6 +23,7 @@ import sys
 from datetime import UTC, datetime
 
 REC = "segment_recommendations.csv"
+PROFILES = "profile_recommendations.csv"
 FLAGS = "instructor_flags.csv"
 FLAG_INTS = ("sessions", "completions", "feedbacks", "likes")
 FLAG_FLOATS = ("abandonment_rate", "dislike_rate")
@@ -77,57 +81,80 @@ def read_pair(a_dir: str, b_dir: str, name: str, diffs: list[str]) -> tuple[list
     return ra, rb
 
 
-def compare_recs(a_dir: str, b_dir: str, tol: float, diffs: list[str]) -> dict:
-    ra, rb = read_pair(a_dir, b_dir, REC, diffs)
+def by_key(rows: list[dict], key_col: str) -> dict[str, list[tuple[int, int, str]]]:
+    """per list key: its (rank, workout_id, score text), by rank"""
+    out: dict[str, list[tuple[int, int, str]]] = {}
+    for r in rows:
+        out.setdefault(r[key_col], []).append((int(r["rank"]), int(float(r["workout_id"])), r["score"]))
+    for v in out.values():
+        v.sort()
+    return out
 
-    def by_segment(rows):
-        out: dict[str, list[tuple[int, int, str]]] = {}
-        for r in rows:
-            out.setdefault(r["segment_key"], []).append((int(r["rank"]), int(float(r["workout_id"])), r["score"]))
-        for v in out.values():
-            v.sort()
-        return out
 
-    sa, sb = by_segment(ra), by_segment(rb)
+def compare_one_list(name: str, key: str, la: list, lb: list, tol: float, diffs: list[str]) -> tuple[bool, float]:
+    """-> (the lists differ, max |score diff|)"""
+    wa = [w for _, w, _ in la]
+    wb = [w for _, w, _ in lb]
+    ranks_a = [r for r, _, _ in la]
+    bad = False
+    max_score_diff = 0.0
+    if ranks_a != list(range(1, len(la) + 1)):
+        diffs.append(f"{name}: {key}: ranks of A are {ranks_a}")
+        bad = True
+    if wa != wb:
+        diffs.append(f"{name}: {key}: workouts A {wa} vs B {wb}")
+        return True, max_score_diff
+    for (r, w, xa), (_, _, xb) in zip(la, lb, strict=True):
+        try:
+            max_score_diff = max(max_score_diff, abs(float(xa) - float(xb)))
+        except ValueError:
+            pass
+        if not fclose(xa, xb, tol):
+            diffs.append(f"{name}: {key} rank {r} workout {w}: score A {xa} vs B {xb}")
+            bad = True
+    return bad, max_score_diff
+
+
+def compare_lists(a_dir: str, b_dir: str, name: str, key_col: str, what: str, tol: float, diffs: list[str]) -> dict:
+    """a file of ranked lists (segment_recommendations.csv, profile_recommendations.csv): the same list
+    keys, per key the same workouts in the same order, scores within tol, the file sorted by key, rank"""
+    ra, rb = read_pair(a_dir, b_dir, name, diffs)
+    sa, sb = by_key(ra, key_col), by_key(rb, key_col)
     only_a = sorted(set(sa) - set(sb))
     only_b = sorted(set(sb) - set(sa))
     for key in only_a[:5]:
-        diffs.append(f"{REC}: segment {key!r} only in A")
+        diffs.append(f"{name}: {what} {key!r} only in A")
     for key in only_b[:5]:
-        diffs.append(f"{REC}: segment {key!r} only in B")
+        diffs.append(f"{name}: {what} {key!r} only in B")
     if len(only_a) > 5 or len(only_b) > 5:
-        diffs.append(f"{REC}: {len(only_a)} segments only in A, {len(only_b)} only in B")
-    seg_diff = 0
+        diffs.append(f"{name}: {len(only_a)} {what}s only in A, {len(only_b)} only in B")
+    n_diff = 0
     max_score_diff = 0.0
     for key in sorted(set(sa) & set(sb)):
-        la, lb = sa[key], sb[key]
-        wa = [w for _, w, _ in la]
-        wb = [w for _, w, _ in lb]
-        ranks_a = [r for r, _, _ in la]
-        bad = False
-        if ranks_a != list(range(1, len(la) + 1)):
-            diffs.append(f"{REC}: {key}: ranks of A are {ranks_a}")
-            bad = True
-        if wa != wb:
-            diffs.append(f"{REC}: {key}: workouts A {wa} vs B {wb}")
-            bad = True
-        else:
-            for (r, w, xa), (_, _, xb) in zip(la, lb, strict=True):
-                try:
-                    max_score_diff = max(max_score_diff, abs(float(xa) - float(xb)))
-                except ValueError:
-                    pass
-                if not fclose(xa, xb, tol):
-                    diffs.append(f"{REC}: {key} rank {r} workout {w}: score A {xa} vs B {xb}")
-                    bad = True
-        seg_diff += bad
-    # the file's own order: sorted by segment_key, rank
-    for name, rows in (("A", ra), ("B", rb)):
-        keys = [(r["segment_key"], int(r["rank"])) for r in rows]
+        bad, d = compare_one_list(name, key, sa[key], sb[key], tol, diffs)
+        n_diff += bad
+        max_score_diff = max(max_score_diff, d)
+    for side, rows in (("A", ra), ("B", rb)):
+        keys = [(r[key_col], int(r["rank"])) for r in rows]
         if keys != sorted(keys):
-            diffs.append(f"{REC}: {name} is not sorted by segment_key, rank")
-    return {"segments_a": len(sa), "segments_b": len(sb), "rows_a": len(ra), "rows_b": len(rb),
-            "segments_differing": seg_diff + len(only_a) + len(only_b), "max_score_diff": max_score_diff}
+            diffs.append(f"{name}: {side} is not sorted by {key_col}, rank")
+    return {"lists_a": len(sa), "lists_b": len(sb), "rows_a": len(ra), "rows_b": len(rb),
+            "lists_differing": n_diff + len(only_a) + len(only_b), "max_score_diff": max_score_diff}
+
+
+def compare_profiles(a_dir: str, b_dir: str, tol: float, require: bool, diffs: list[str]) -> str:
+    """profile_recommendations.csv (SPEC §10) when both directories have it; -> the summary's part.
+    In one directory only: a note (the other implementation may not write it yet), a difference with
+    `require` (as is a file in neither)."""
+    in_a, in_b = (os.path.isfile(os.path.join(d, PROFILES)) for d in (a_dir, b_dir))
+    if in_a and in_b:
+        p = compare_lists(a_dir, b_dir, PROFILES, "profile_key", "profile", tol, diffs)
+        return (f"profiles: {p['rows_a']} vs {p['rows_b']} rows, {p['lists_a']} vs {p['lists_b']} profiles, "
+                f"{p['lists_differing']} profiles differ, max |score diff| {p['max_score_diff']:.3g}")
+    where = "only in A" if in_a else "only in B" if in_b else "in neither"
+    if require:
+        diffs.append(f"{PROFILES} {where}")
+    return f"profiles: {PROFILES} {where}, not compared"
 
 
 def compare_flags(a_dir: str, b_dir: str, tol: float, diffs: list[str]) -> dict:
@@ -178,6 +205,8 @@ def main(argv=None) -> int:
     ap.add_argument("b_dir")
     ap.add_argument("--tol", type=float, default=1e-9)
     ap.add_argument("--max-diffs", type=int, default=20)
+    ap.add_argument("--require-profiles", action="store_true",
+                    help=f"{PROFILES} missing or in one directory only is a difference")
     args = ap.parse_args(argv)
     for d in (args.a_dir, args.b_dir):
         for f in (REC, FLAGS):
@@ -185,12 +214,13 @@ def main(argv=None) -> int:
                 print(f"ERROR: {os.path.join(d, f)} does not exist")
                 return 2
     diffs: list[str] = []
-    rec = compare_recs(args.a_dir, args.b_dir, args.tol, diffs)
+    rec = compare_lists(args.a_dir, args.b_dir, REC, "segment_key", "segment", args.tol, diffs)
     fl = compare_flags(args.a_dir, args.b_dir, args.tol, diffs)
-    summary = (f"recommendations: {rec['rows_a']} vs {rec['rows_b']} rows, {rec['segments_a']} vs "
-               f"{rec['segments_b']} segments, {rec['segments_differing']} segments differ, max |score diff| "
+    prof = compare_profiles(args.a_dir, args.b_dir, args.tol, args.require_profiles, diffs)
+    summary = (f"recommendations: {rec['rows_a']} vs {rec['rows_b']} rows, {rec['lists_a']} vs "
+               f"{rec['lists_b']} segments, {rec['lists_differing']} segments differ, max |score diff| "
                f"{rec['max_score_diff']:.3g}; flags: {fl['rows_a']} vs {fl['rows_b']} rows, "
-               f"{fl['rows_differing']} differ")
+               f"{fl['rows_differing']} differ; {prof}")
     if diffs:
         print(f"DIFFERENT ({len(diffs)} differences): {summary}")
         for d in diffs[: args.max_diffs]:
