@@ -26,8 +26,9 @@ def run_peer(input_dir: str, output_dir: str) -> None:
                    check=True, capture_output=True, cwd=REPO)
 
 
-def compare(a: str, b: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "peer.compare", a, b], capture_output=True, text=True, cwd=REPO)
+def compare(a: str, b: str, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "peer.compare", *options, a, b], capture_output=True, text=True,
+                          cwd=REPO)
 
 
 @pytest.mark.slow
@@ -37,7 +38,7 @@ def test_job_and_independent_peer_agree_on_dirty_data(spark, tmp_path):
     assert recommend_job.main(["--input", data, "--output", job_out, *ALLOW_REJECTS]) == 0
     run_peer(data, peer_out)
 
-    verdict = compare(job_out, peer_out)
+    verdict = compare(job_out, peer_out, "--require-profiles")
     assert verdict.returncode == 0, verdict.stdout + verdict.stderr
     job_report = json.loads((tmp_path / "job" / "run_report.json").read_text())
     peer_report = json.loads((tmp_path / "peer" / "run_report.json").read_text())
@@ -59,7 +60,7 @@ def test_job_and_independent_peer_agree_past_63_types(spark, tmp_path):
     assert recommend_job.main(["--input", data, "--output", job_out]) == 0
     run_peer(data, peer_out)
 
-    verdict = compare(job_out, peer_out)
+    verdict = compare(job_out, peer_out, "--require-profiles")
     assert verdict.returncode == 0, verdict.stdout + verdict.stderr
     report = json.loads((tmp_path / "job" / "run_report.json").read_text())
     # 3 age groups x 3 levels x 70 types, each with its 4 workouts
