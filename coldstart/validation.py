@@ -147,10 +147,10 @@ def _with_key_checks(df: DataFrame, dataset: Dataset, ids: dict[str, Column]) ->
     ]
 
 
-# ids per duplicate-search bucket (2^BUCKET_BITS), one bit each in WORDS longs: buckets of 256 ids keep
+# ids per duplicate-search bucket (2^BUCKET_BITS), one bit each in WORDS longs: buckets of 128 ids keep
 # the number of buckets per task within what Spark's generated aggregation map holds (2^16 keys)
-BUCKET_BITS = 8
-WORDS = 4
+BUCKET_BITS = 7
+WORDS = 2
 # dirty data with more duplicate buckets than this is joined by a shuffle instead of a broadcast
 BROADCAST_BUCKETS_MAX = 100_000
 
@@ -160,10 +160,10 @@ def _id_bucket(key: str) -> Column:
 
 
 def duplicate_buckets(df: DataFrame, key: str, datasets: tuple[str, ...] = ()) -> DataFrame:
-    """Buckets of 256 consecutive ids in which some id occurs more than once, among all rows with an id.
+    """Buckets of 128 consecutive ids in which some id occurs more than once, among all rows with an id.
 
     Finding repeated ids must not cost a shuffle of every event: per bucket, the number of
-    rows and the OR of one bit per id (in four 64-bit words) are fixed-width sums (a hash
+    rows and the OR of one bit per id (in two 64-bit words) are fixed-width sums (a hash
     aggregation whose map-side pass folds ids that sit together in the input), and a bucket
     has a repeat exactly when it has more rows than bits set.
     Rows already rejected count too, so that the scan reads the id column alone (the
@@ -364,18 +364,19 @@ def _with_known_ids(flagged: DataFrame, users_df: DataFrame, workouts_df: DataFr
     so that the events leave validation with what counting needs: a second join of every event
     with millions of users would cost as much as this one.
     """
-    users_side = users_df.withColumn("_user_known", F.lit(True))
+    # the right side's own key, renamed, tells a known id from an unknown one (no marker column to broadcast)
+    users_side = users_df.withColumnRenamed("user_id", "_known_user_id")
     if broadcast_users:
         users_side = F.broadcast(users_side)
-    workouts_side = F.broadcast(workouts_df.withColumn("_workout_known", F.lit(True)))
+    workouts_side = F.broadcast(workouts_df.withColumnRenamed("workout_id", "_known_workout_id"))
     open_row = F.col("reason").isNull()
     return (
-        flagged.join(users_side, on="user_id", how="left")
-        .join(workouts_side, on="workout_id", how="left")
-        .withColumn("reason", F.when(open_row & F.col("_user_known").isNull(), F.lit(REASON_CODE["unknown_user"]))
-                    .when(open_row & F.col("_workout_known").isNull(), F.lit(REASON_CODE["unknown_workout"]))
+        flagged.join(users_side, on=F.col("user_id") == F.col("_known_user_id"), how="left")
+        .join(workouts_side, on=F.col("workout_id") == F.col("_known_workout_id"), how="left")
+        .withColumn("reason", F.when(open_row & F.col("_known_user_id").isNull(), F.lit(REASON_CODE["unknown_user"]))
+                    .when(open_row & F.col("_known_workout_id").isNull(), F.lit(REASON_CODE["unknown_workout"]))
                     .otherwise(F.col("reason")))
-        .drop("_user_known", "_workout_known")
+        .drop("_known_user_id", "_known_workout_id")
     )
 
 

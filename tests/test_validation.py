@@ -246,18 +246,18 @@ def test_catalog_missing_instructor_id_wins_over_a_bad_workout_id(spark):
     assert_catalog_reasons(spark, raw, ["null_key", "bad_id", "bad_id", "null_key", None], [(5, 8)])
 
 
-def test_duplicate_buckets_are_the_256_id_groups_holding_a_repeat(spark):
-    """Bucket = id >> 8 (floor division by 256, negatives included); a bucket has a repeat
+def test_duplicate_buckets_are_the_128_id_groups_holding_a_repeat(spark):
+    """Bucket = id >> 7 (floor division by 128, negatives included); a bucket has a repeat
     when it has more rows than distinct ids (bits set, 64 per word). Rejected rows count too
     (the search reads the ids alone); rows without an id do not."""
-    ids = [0, 63, 64, 255, 256, 256, 511, -1, -256, -257, -257, 600, 700, 1000, None, None]
+    ids = [0, 63, 64, 127, 128, 128, 255, -1, -128, -129, -129, 300, 350, 500, None, None]
     reasons = [None] * 13 + [1, 1, 1]
-    rows = [(i, r) for i, r in zip(ids, reasons, strict=True)] + [(1000, 1)]  # two rejected rows of id 1000
+    rows = [(i, r) for i, r in zip(ids, reasons, strict=True)] + [(500, 1)]  # two rejected rows of id 500
     df = spark.createDataFrame(rows, "session_id long, reason int")
     found = sorted(r["_bucket"] for r in duplicate_buckets(df, "session_id").collect())
-    # bucket 0: 0, 63, 64, 255 -> 4 rows, 4 bits (words 0, 0, 1, 3): no
-    # bucket 1: 256, 256, 511 -> 3 rows, 2 bits: yes; bucket -1: -1, -256 -> no; bucket -2: -257 twice -> yes
-    # bucket 2: 600, 700 -> no; bucket 3: 1000, 1000 (both rejected) -> yes, a candidate; null ids: no bucket
+    # bucket 0: 0, 63, 64, 127 -> 4 rows, 4 bits (words 0, 0, 1, 1): no
+    # bucket 1: 128, 128, 255 -> 3 rows, 2 bits: yes; bucket -1: -1, -128 -> no; bucket -2: -129 twice -> yes
+    # bucket 2: 300, 350 -> no; bucket 3: 500, 500 (both rejected) -> yes, a candidate; null ids: no bucket
     assert found == [-2, 1, 3]
 
 
@@ -270,12 +270,12 @@ def test_one_duplicate_search_keeps_the_datasets_apart(spark):
     feedback = spark.createDataFrame([(5,)], "feedback_id long")
     found = validation.search_duplicates({"catalog": catalog, "users": users, "sessions": sessions,
                                           "feedback": feedback})
-    # users: 7, 7 -> bucket 7 >> 8 = 0; sessions: 130, 130, 131 -> bucket 0 (4 rows with 5 and 70,
-    # 4 bits); catalog: 5 twice -> bucket 0; feedback: 5 once -> nothing.
+    # users: 7, 7 -> bucket 7 >> 7 = 0; sessions: 5, 70, 130, 130 -> buckets 0 (5, 70: no repeat) and
+    # 1 (130 twice); 300 alone in bucket 2; catalog: 5 twice -> bucket 0; feedback: 5 once -> nothing.
     # Users' and sessions' id 5 (both bucket 0) are not a repeat of each other.
     assert found.counts == {"users": 1, "sessions": 1, "catalog": 1}
     got = {name: sorted(r["_bucket"] for r in found.of(name)[0].collect()) for name in found.datasets}
-    assert got == {"catalog": [0], "users": [0], "sessions": [0], "feedback": []}
+    assert got == {"catalog": [0], "users": [0], "sessions": [1], "feedback": []}
     assert found.of("feedback")[1] == 0
 
 
