@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -56,25 +56,27 @@ def profile_engagement(sessions_df: DataFrame, feedback_df: DataFrame, as_of_mic
 
     `e(v, w) = [v completed w] + like_weight·[v liked w]` (at least once each); `d(v) = Σ_w e(v, w)`.
     The events come validated, with their users' codes (`validation`'s id check brings them).
+    Each user's completed (and liked) workouts are collected as sets: the map side of that
+    aggregation already folds the rows of a user that sit together in the input, so only a
+    few rows per user cross the shuffle when the events are ordered by user.
     """
-    keys = ["user_id", "al_code", "type_set", "workout_id"]
-    completed = _engaged(sessions_df, "completed", "timestamp", as_of_micros, codes).select(
-        *keys, F.lit(1).alias("completed"), F.lit(0).alias("liked"))
-    events = completed
+    keys = ["user_id", "al_code", "type_set"]
+    events = _engaged(sessions_df, "completed", "timestamp", as_of_micros, codes).select(
+        *keys, F.col("workout_id").alias("completed"), F.lit(None).cast("long").alias("liked"))
     if settings.like_weight != 0:
-        liked = _engaged(feedback_df, "liked", "feedback_time", as_of_micros, codes).select(
-            *keys, F.lit(0).alias("completed"), F.lit(1).alias("liked"))
-        events = events.unionByName(liked)
-    # one shuffle: the pairs, a user's degree and the per-pair weight all group by user first
-    pairs = (events.repartition("user_id").groupBy(*keys)
-             .agg(F.max("completed").alias("completed"), F.max("liked").alias("liked")))
+        events = events.unionByName(_engaged(feedback_df, "liked", "feedback_time", as_of_micros, codes).select(
+            *keys, F.lit(None).cast("long").alias("completed"), F.col("workout_id").alias("liked")))
+    users = events.groupBy(*keys).agg(F.collect_set("completed").alias("completed"),
+                                      F.collect_set("liked").alias("liked"))
     like_weight = F.lit(float(settings.like_weight))
-    e = F.col("completed") + like_weight * F.col("liked")
-    user = Window.partitionBy("user_id")
-    degree = F.sum("completed").over(user) + like_weight * F.sum("liked").over(user)
-    weighted = pairs.select("al_code", "type_set", "workout_id",
-                            (e / F.pow(degree, F.lit(float(settings.degree_power)))).alias("weight"))
-    return weighted.groupBy("al_code", "type_set", "workout_id").agg(F.sum("weight").alias("engagement"))
+    degree = F.size("completed") + like_weight * F.size("liked")
+    per_workout = users.select("al_code", "type_set", "completed", "liked", degree.alias("degree"),
+                               F.explode(F.array_union("completed", "liked")).alias("workout_id"))
+    e = (F.array_contains("completed", F.col("workout_id")).cast("double")
+         + like_weight * F.array_contains("liked", F.col("workout_id")).cast("double"))
+    weight = e / F.pow(F.col("degree"), F.lit(float(settings.degree_power)))
+    return (per_workout.groupBy("al_code", "type_set", "workout_id")
+            .agg(F.sum(weight).alias("engagement")))
 
 
 @dataclass(frozen=True)
