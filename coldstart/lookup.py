@@ -1,8 +1,10 @@
-"""The onboarding lookup: a new user's profile -> their list, from the segment recommendations.
+"""The onboarding lookup: a new user's profile -> their list, from the job's recommendations.
 
-Plain pandas, no Spark: the recommendations table is segments x k rows. The merge rule
-of a user with several preferred types lives here once, as `MERGE_ORDER`; the
-evaluation applies the same order with Spark (`coldstart.evaluation.lists.merge_lists`).
+Plain pandas, no Spark: the tables are segments x k and profiles x k rows. A user's list is
+their profile's list (SPEC §10) when the job made one for that profile, else their segments'
+lists merged round-robin; the answer says which (`source`). The merge rule lives here once,
+as `MERGE_ORDER`; the evaluation applies the same order with Spark
+(`coldstart.evaluation.lists.merge_lists`).
 """
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ import pandas as pd
 SEGMENT_SEPARATOR = "|"
 # between the types of a profile key, `26-35|Advanced|cycling,yoga` (SPEC §10)
 TYPE_SEPARATOR = ","
-RESULT_COLUMNS = ("rank", "workout_id", "score", "segment_key", "title")
+RESULT_COLUMNS = ("rank", "workout_id", "score", "source", "list_key", "title")
+# where an answer comes from
+FROM_PROFILE, FROM_SEGMENTS = "profile", "segments"
 
 # Round-robin by rank: all rank-1 items, highest score first, ties lower workout id;
 # then all rank-2 items; and so on. (column, ascending) in priority order.
@@ -45,6 +49,10 @@ class Profile:
 
     def segment_keys(self) -> list[str]:
         return [SEGMENT_SEPARATOR.join((self.age_group, self.fitness_level, t)) for t in self.types]
+
+    def profile_key(self) -> str:
+        """`age|level|t1,t2,...`, the types in code point order (SPEC §10)."""
+        return SEGMENT_SEPARATOR.join((self.age_group, self.fitness_level, TYPE_SEPARATOR.join(sorted(self.types))))
 
 
 def normalise_age_group(value: str) -> str:
@@ -99,16 +107,28 @@ def check_profile(profile: Profile, recommendations: pd.DataFrame) -> None:
     _check_known("workout type", profile.types, parts["workout_type"])
 
 
-def recommend_for(profile: Profile | Mapping[str, object], recommendations: pd.DataFrame, k: int = 5) -> pd.DataFrame:
-    """The list of a new user: their segments' lists merged round-robin by rank, cut at k.
+def _answer(items: pd.DataFrame, source: str, list_key: pd.Series) -> pd.DataFrame:
+    titles = items["title"].fillna("") if "title" in items.columns else ""
+    return items.assign(source=source, list_key=list_key.to_numpy(), title=titles)[list(RESULT_COLUMNS)]
+
+
+def recommend_for(profile: Profile | Mapping[str, object], recommendations: pd.DataFrame, k: int = 5,
+                  profile_recommendations: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The list of a new user, cut at k: their profile's list (`source` "profile") when
+    `profile_recommendations` (profile_recommendations.csv) holds their profile, else their
+    segments' lists merged round-robin by rank (`source` "segments").
 
     `recommendations` holds `segment_key, workout_id, score, rank` (segment_recommendations.csv),
-    optionally `title`. Returns RESULT_COLUMNS (`title` empty when unknown).
+    optionally `title` (so may `profile_recommendations`). Returns RESULT_COLUMNS; `list_key` is
+    the profile key, or the segment key an item came from; `title` is empty when unknown.
     """
     user = Profile.from_any(profile)
     check_profile(user, recommendations)
-    lists = recommendations[recommendations["segment_key"].isin(user.segment_keys())]
-    merged = merge_round_robin(lists, k)
-    if "title" not in merged.columns:
-        merged = merged.assign(title="")
-    return merged.assign(title=merged["title"].fillna(""))[list(RESULT_COLUMNS)]
+    if profile_recommendations is not None:
+        key = user.profile_key()
+        listed = profile_recommendations[profile_recommendations["profile_key"] == key]
+        if not listed.empty:
+            top = listed.sort_values("rank", kind="mergesort").head(k).reset_index(drop=True)
+            return _answer(top.assign(rank=range(1, len(top) + 1)), FROM_PROFILE, top["profile_key"])
+    merged = merge_round_robin(recommendations[recommendations["segment_key"].isin(user.segment_keys())], k)
+    return _answer(merged, FROM_SEGMENTS, merged["segment_key"])

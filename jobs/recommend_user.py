@@ -1,10 +1,11 @@
-"""The onboarding lookup: a new user's list from segment_recommendations.csv (no Spark needed).
+"""The onboarding lookup: a new user's list from the job's outputs (no Spark needed).
 
     ./spark-submit.sh jobs/recommend_user.py --recs DIR --age-group 26-35 --level Advanced --types yoga,cycling
         [--k 5] [--format table|csv] [--input DIR]
 
-`--recs` is the output directory of jobs/recommend.py (or the CSV itself); `--input`, the
-input directory, supplies workout titles from augmented_workouts.json.
+`--recs` is the output directory of jobs/recommend.py (or its segment_recommendations.csv): the
+user's profile list (profile_recommendations.csv, SPEC §10) when it has one, else their segment
+lists merged. `--input`, the input directory, supplies workout titles from augmented_workouts.json.
 """
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from coldstart.lookup import RESULT_COLUMNS, Profile, UnknownProfileValue, recommend_for
+from coldstart.lookup import FROM_PROFILE, RESULT_COLUMNS, Profile, UnknownProfileValue, recommend_for
 from coldstart.runtime import EXIT_BAD_INPUT, fail
 
 RECOMMENDATIONS_CSV = "segment_recommendations.csv"
+PROFILE_RECOMMENDATIONS_CSV = "profile_recommendations.csv"
 CATALOG_JSON = "augmented_workouts.json"
 DEFAULT_K = 5
 
@@ -47,6 +49,19 @@ def read_recommendations(recs: str) -> pd.DataFrame:
         fail(f"{path}: no such file (run jobs/recommend.py first)", EXIT_BAD_INPUT)
     df = pd.read_csv(path, dtype={"segment_key": str})
     missing = [c for c in ("segment_key", "workout_id", "score", "rank") if c not in df.columns]
+    if missing:
+        fail(f"{path}: missing column(s): {', '.join(missing)}", EXIT_BAD_INPUT)
+    return df
+
+
+def read_profile_recommendations(recs: str) -> pd.DataFrame | None:
+    """profile_recommendations.csv beside the segment lists, None when the job made none."""
+    path = Path(recs)
+    path = (path if path.is_dir() else path.parent) / PROFILE_RECOMMENDATIONS_CSV
+    if not path.is_file():
+        return None
+    df = pd.read_csv(path, dtype={"profile_key": str})
+    missing = [c for c in ("profile_key", "workout_id", "score", "rank") if c not in df.columns]
     if missing:
         fail(f"{path}: missing column(s): {', '.join(missing)}", EXIT_BAD_INPUT)
     return df
@@ -85,11 +100,15 @@ def print_table(result: pd.DataFrame, header: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     recommendations = read_recommendations(args.recs)
+    profile_lists = read_profile_recommendations(args.recs)
     if args.input:
-        recommendations = recommendations.merge(read_titles(args.input), on="workout_id", how="left")
+        titles = read_titles(args.input)
+        recommendations = recommendations.merge(titles, on="workout_id", how="left")
+        if profile_lists is not None:
+            profile_lists = profile_lists.merge(titles, on="workout_id", how="left")
     profile = Profile.of(args.age_group, args.level, args.types)
     try:
-        result = recommend_for(profile, recommendations, k=args.k)
+        result = recommend_for(profile, recommendations, k=args.k, profile_recommendations=profile_lists)
     except UnknownProfileValue as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     if args.format == "csv":
@@ -97,7 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         result[list(RESULT_COLUMNS)].to_csv(sys.stdout, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
     else:
         types = ", ".join(profile.types)
-        print_table(result, f"Top {args.k} for {profile.age_group} | {profile.fitness_level} | {types}")
+        source = ("the profile's list" if (result["source"] == FROM_PROFILE).any()
+                  else "the segments' lists, merged")
+        print_table(result.drop(columns="source"),
+                    f"Top {args.k} for {profile.age_group} | {profile.fitness_level} | {types} (from {source})")
     return 0
 
 

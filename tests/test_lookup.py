@@ -35,9 +35,41 @@ def test_merge_takes_all_rank_1_items_first_highest_score_first():
     # rank 1: 20 (0.95) before 10 (0.90); rank 2: 11 (0.80) before 21 (0.50); rank 3: 12 (0.70) ...cut at 5
     assert result["workout_id"].tolist() == [20, 10, 11, 21, 12]
     assert result["rank"].tolist() == [1, 2, 3, 4, 5]
-    assert result["segment_key"].tolist()[:2] == ["26-35|Advanced|cycling", "26-35|Advanced|yoga"]
-    assert list(result.columns) == ["rank", "workout_id", "score", "segment_key", "title"]
-    assert (result["title"] == "").all()
+    assert result["list_key"].tolist()[:2] == ["26-35|Advanced|cycling", "26-35|Advanced|yoga"]
+    assert list(result.columns) == ["rank", "workout_id", "score", "source", "list_key", "title"]
+    assert (result["source"] == "segments").all() and (result["title"] == "").all()
+
+
+# the profile list of 26-35|Advanced|cycling,yoga (SPEC §10), of another profile, and none of 26-35|Advanced|yoga
+PROFILE_RECS = pd.DataFrame(
+    [
+        ("26-35|Advanced|cycling,yoga", 31, 0.6, 2),
+        ("26-35|Advanced|cycling,yoga", 30, 1.0, 1),
+        ("26-35|Advanced|cycling,yoga", 32, 0.4, 3),
+        ("26-35|Advanced|cycling", 40, 1.0, 1),
+    ],
+    columns=["profile_key", "workout_id", "score", "rank"],
+)
+
+
+def test_the_profile_list_answers_when_the_job_made_one():
+    # "yoga, cycling" is the profile cycling,yoga (types sorted), whatever the order stated
+    result = recommend_for(Profile.of("26-35", "advanced", "Yoga, cycling"), RECS, k=2,
+                           profile_recommendations=PROFILE_RECS)
+    assert result["workout_id"].tolist() == [30, 31]  # by rank, cut at k
+    assert result["rank"].tolist() == [1, 2]
+    assert (result["source"] == "profile").all()
+    assert (result["list_key"] == "26-35|Advanced|cycling,yoga").all()
+
+
+def test_without_a_profile_list_the_segments_are_merged():
+    # no list for 26-35|Advanced|yoga: its segment's list, as without profile lists at all
+    result = recommend_for(Profile.of("26-35", "Advanced", "yoga"), RECS, k=5, profile_recommendations=PROFILE_RECS)
+    assert result["workout_id"].tolist() == [10, 11, 12]
+    assert (result["source"] == "segments").all()
+    # an unknown type is still an error, profile lists or not
+    with pytest.raises(UnknownProfileValue):
+        recommend_for(Profile.of("26-35", "Advanced", "yoga,chess"), RECS, profile_recommendations=PROFILE_RECS)
 
 
 def test_merge_ties_go_to_the_lower_workout_id_and_duplicates_keep_their_first_place():
@@ -99,11 +131,26 @@ def test_command_prints_csv_with_titles(recs_dir, capsys):
                        "--types", "yoga,cycling", "--k", "3", "--format", "csv", "--input", str(recs_dir)])
     assert status == 0
     assert capsys.readouterr().out.splitlines() == [
-        "rank,workout_id,score,segment_key,title",
-        '1,20,0.95,26-35|Advanced|cycling,"Hill, Sprints"',
-        "2,10,0.9,26-35|Advanced|yoga,",
-        "3,11,0.8,26-35|Advanced|yoga,",
+        "rank,workout_id,score,source,list_key,title",
+        '1,20,0.95,segments,26-35|Advanced|cycling,"Hill, Sprints"',
+        "2,10,0.9,segments,26-35|Advanced|yoga,",
+        "3,11,0.8,segments,26-35|Advanced|yoga,",
     ]
+
+
+def test_command_answers_from_profile_recommendations_csv(recs_dir, capsys):
+    PROFILE_RECS.to_csv(recs_dir / "profile_recommendations.csv", index=False)
+    job = load_job("recommend_user")
+    assert job.main(["--recs", str(recs_dir), "--age-group", "26-35", "--level", "advanced",
+                     "--types", "cycling,yoga", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "rank,workout_id,score,source,list_key,title",
+        "1,30,1.0,profile,\"26-35|Advanced|cycling,yoga\",",
+        "2,31,0.6,profile,\"26-35|Advanced|cycling,yoga\",",
+        "3,32,0.4,profile,\"26-35|Advanced|cycling,yoga\",",
+    ]
+    assert job.main(["--recs", str(recs_dir), "--age-group", "26-35", "--level", "advanced", "--types", "yoga"]) == 0
+    assert "(from the segments' lists, merged)" in capsys.readouterr().out
 
 
 def test_command_table_and_unknown_type(recs_dir, capsys):
