@@ -1,7 +1,9 @@
-"""SPEC §10 (profile recommendations) in the peer: hand-computed cases on tiny inputs, a brute-force
-reimplementation (plain Python loops over users) on random data, and peer.compare on the profile file.
+"""SPEC §10 (profile recommendations) in both implementations, the Spark job and the peer: hand-computed
+cases on tiny inputs, a brute-force reimplementation (plain Python loops over users) on random data, and
+peer.compare on the profile file.
 
-No Spark: the peer runs in-process (peer.driver.main) or as `python -m peer`.
+`impl` runs a case through the job (`jobs/recommend.py`'s main in the suite's Spark session) and through
+the peer (`peer.driver.main`, in-process, no Spark); peer-only tests say so.
 
 Unless a test says otherwise: freshness.lambda = 0 (every freshness factor is exp(0) = 1), each workout
 has tags of its own (every cosine between two workouts is 0, so the MMR order is the score order:
@@ -24,7 +26,9 @@ import pandas as pd
 import pytest
 
 from peer.driver import main as peer_main
-from tests.helpers import REPO, workout, write_inputs
+from tests.helpers import REPO, load_job, workout, write_inputs
+
+recommend_job = load_job("recommend")
 
 P = "18-25|Beginner|yoga"
 T0 = datetime(2025, 3, 1, 12, 0, 0)
@@ -54,14 +58,21 @@ def catalog(*types: str, tags: dict[int, list[str]] | None = None) -> list[dict]
     return [workout(i, t, (tags or {}).get(i, [f"t{i}"])) for i, t in enumerate(types, start=1)]
 
 
-def run(tmp_path: Path, users: str, sessions: str, feedback: str, cat: list[dict], *sets: str,
+@pytest.fixture(params=["job", "peer"])
+def impl(request) -> str:
+    if request.param == "job":
+        request.getfixturevalue("spark")  # the suite's session, which the job's main uses
+    return request.param
+
+
+def run(impl: str, tmp_path: Path, users: str, sessions: str, feedback: str, cat: list[dict], *sets: str,
         fresh: bool = False) -> Path:
     inp = write_inputs(tmp_path / "in", users, sessions, feedback or feedback_csv(), cat)
     out = tmp_path / "out"
-    args = ["--input", str(inp), "--output", str(out), "--no-rejects"]
+    args = ["--input", str(inp), "--output", str(out)]
     for s in ([] if fresh else ["freshness.lambda=0"]) + list(sets):
         args += ["--set", s]
-    assert peer_main(args) == 0
+    assert (recommend_job.main(args) if impl == "job" else peer_main([*args, "--no-rejects"])) == 0
     return out
 
 
@@ -90,8 +101,8 @@ SIM_SESSIONS = sessions_csv((1, 1, 1), (2, 2, 1), (3, 3, 1), (4, 4, 1), (4, 5, 0
 SIM_CATALOG = catalog("yoga", "yoga", "yoga", "yoga", "running")
 
 
-def test_similarity_weights_age_level_jaccard(tmp_path):
-    out = run(tmp_path, SIM_USERS, SIM_SESSIONS, "", SIM_CATALOG)
+def test_similarity_weights_age_level_jaccard(impl, tmp_path):
+    out = run(impl, tmp_path, SIM_USERS, SIM_SESSIONS, "", SIM_CATALOG)
     # sim(P, v) = (1 + 3*[same age]) * (1 + 3*[same level]) * J**2
     # u1 (18-25, Beginner, {yoga}):  4 * 4 * 1 = 16         -> r(w1) = 16
     # u2 (18-25, Advanced, {yoga}):  4 * 1 * 1 = 4          -> r(w2) = 4
@@ -111,8 +122,9 @@ def test_similarity_weights_age_level_jaccard(tmp_path):
                                                          (5, 0.0)]
 
 
-def test_similarity_weights_are_configurable(tmp_path):
-    out = run(tmp_path, SIM_USERS, SIM_SESSIONS, "", SIM_CATALOG, "profile.age_weight=1", "profile.level_weight=0")
+def test_similarity_weights_are_configurable(impl, tmp_path):
+    out = run(impl, tmp_path, SIM_USERS, SIM_SESSIONS, "", SIM_CATALOG, "profile.age_weight=1",
+              "profile.level_weight=0")
     # u1: (1+1)*(1+0)*1 = 2, u2: 2*1*1 = 2, u3: 1*1*1 = 1, u4: 1*1*0.25 = 0.25 ; max r = 2
     assert lists(out)[P] == [(1, 1.0), (2, 1.0), (3, 0.5), (4, 0.125), (5, 0.0)]
 
@@ -125,14 +137,14 @@ def test_the_config_file_profile_section(tmp_path):
     assert lists(tmp_path / "out")[P] == [(1, 1.0), (2, 1.0), (3, 0.5), (4, 0.125), (5, 0.0)]
 
 
-def test_jaccard_power_zero_counts_disjoint_profiles(tmp_path):
+def test_jaccard_power_zero_counts_disjoint_profiles(impl, tmp_path):
     users = SIM_USERS + '5,36-50,Intermediate,"running"\n'
     sessions = sessions_csv((1, 1, 1), (2, 2, 1), (3, 3, 1), (4, 4, 1), (5, 5, 1))
     # jaccard_power 2: u5 (36-50, Intermediate, {running}) has J = 0 -> sim 0, r(w5) = 0
-    assert lists(run(tmp_path / "a", users, sessions, "", SIM_CATALOG))[P] == [
+    assert lists(run(impl, tmp_path / "a", users, sessions, "", SIM_CATALOG))[P] == [
         (1, 1.0), (2, 0.25), (3, 0.25), (4, 0.015625), (5, 0.0)]
     # jaccard_power 0: J**0 = 1 for everyone (0**0 = 1): u4 1*1*1 = 1, u5 1*1*1 = 1 -> w4, w5 tie at 1/16
-    assert lists(run(tmp_path / "b", users, sessions, "", SIM_CATALOG, "profile.jaccard_power=0"))[P] == [
+    assert lists(run(impl, tmp_path / "b", users, sessions, "", SIM_CATALOG, "profile.jaccard_power=0"))[P] == [
         (1, 1.0), (2, 0.25), (3, 0.25), (4, 0.0625), (5, 0.0625)]
 
 
@@ -142,29 +154,29 @@ DEG_SESSIONS = sessions_csv((1, 1, 1), (1, 2, 1), (1, 2, 1), (2, 3, 1), (2, 3, 1
 DEG_CATALOG = catalog("yoga", "yoga", "yoga", "yoga")
 
 
-def test_degree_normalisation(tmp_path):
+def test_degree_normalisation(impl, tmp_path):
     # rho 0.5: r(w1) = r(w2) = 16 * 1/sqrt(2), r(w3) = 16 * 1/1 -> scores 1/sqrt(2), 1/sqrt(2), 1, 0
-    got = lists(run(tmp_path / "a", DEG_USERS, DEG_SESSIONS, "", DEG_CATALOG))[P]
+    got = lists(run(impl, tmp_path / "a", DEG_USERS, DEG_SESSIONS, "", DEG_CATALOG))[P]
     assert [w for w, _ in got] == [3, 1, 2, 4]
     assert [s for _, s in got] == pytest.approx([1.0, 1 / math.sqrt(2), 1 / math.sqrt(2), 0.0], abs=1e-15)
     # rho 1: 16/2 = 8 for w1, w2 -> 0.5
-    assert lists(run(tmp_path / "b", DEG_USERS, DEG_SESSIONS, "", DEG_CATALOG, "profile.degree_power=1"))[P] == [
+    assert lists(run(impl, tmp_path / "b", DEG_USERS, DEG_SESSIONS, "", DEG_CATALOG, "profile.degree_power=1"))[P] == [
         (3, 1.0), (1, 0.5), (2, 0.5), (4, 0.0)]
     # rho 0: every engaged workout 16 -> a three-way tie, by id
-    assert lists(run(tmp_path / "c", DEG_USERS, DEG_SESSIONS, "", DEG_CATALOG, "profile.degree_power=0"))[P] == [
+    assert lists(run(impl, tmp_path / "c", DEG_USERS, DEG_SESSIONS, "", DEG_CATALOG, "profile.degree_power=0"))[P] == [
         (1, 1.0), (2, 1.0), (3, 1.0), (4, 0.0)]
 
 
-def test_like_weight(tmp_path):
+def test_like_weight(impl, tmp_path):
     users = users_csv((1, "18-25", "Beginner", "yoga"))
     sessions = sessions_csv((1, 1, 1), (1, 2, 0), (1, 3, 0))
     feedback = feedback_csv((1, 1, 1), (1, 2, 1), (1, 2, 1), (1, 3, 0))
     cat = catalog("yoga", "yoga", "yoga")
     # like_weight 0 (default): only completions count: e(w1) = 1, d = 1 -> w1 1.0, w2 0, w3 0
-    assert lists(run(tmp_path / "a", users, sessions, feedback, cat))[P] == [(1, 1.0), (2, 0.0), (3, 0.0)]
+    assert lists(run(impl, tmp_path / "a", users, sessions, feedback, cat))[P] == [(1, 1.0), (2, 0.0), (3, 0.0)]
     # like_weight 0.5: e(w1) = 1 + 0.5 = 1.5, e(w2) = 0.5 (liked twice is once), e(w3) = 0 (not liked)
     # d = 2, r = 16 * e / sqrt(2) -> scores 1.0 and 0.5 / 1.5 = 1/3
-    out = run(tmp_path / "b", users, sessions, feedback, cat, "profile.like_weight=0.5")
+    out = run(impl, tmp_path / "b", users, sessions, feedback, cat, "profile.like_weight=0.5")
     got = lists(out)[P]
     assert [w for w, _ in got] == [1, 2, 3]
     assert [s for _, s in got] == pytest.approx([1.0, 1 / 3, 0.0], abs=1e-15)
@@ -172,30 +184,30 @@ def test_like_weight(tmp_path):
                                                               abs=1e-12)
 
 
-def test_preferred_types_only(tmp_path):
+def test_preferred_types_only(impl, tmp_path):
     users = users_csv((1, "18-25", "Beginner", "yoga"))
     sessions = sessions_csv((1, 1, 1), (1, 5, 1))
     cat = catalog("yoga", "yoga", "yoga", "yoga", "running")
     # all types: w1 and w5 both 16/sqrt(2) -> tie at 1.0 (w1 first), then the zeros by id
-    assert lists(run(tmp_path / "a", users, sessions, "", cat))[P] == [
+    assert lists(run(impl, tmp_path / "a", users, sessions, "", cat))[P] == [
         (1, 1.0), (5, 1.0), (2, 0.0), (3, 0.0), (4, 0.0)]
     # yoga only: four candidates (fewer than k = 5: all of them); the running profile has w5 alone,
     # scored 0: its only neighbour u1 has J({running}, {yoga}) = 0
-    out = lists(run(tmp_path / "b", users, sessions, "", cat, "profile.preferred_types_only=true"))
+    out = lists(run(impl, tmp_path / "b", users, sessions, "", cat, "profile.preferred_types_only=true"))
     assert out[P] == [(1, 1.0), (2, 0.0), (3, 0.0), (4, 0.0)]
     assert out["18-25|Beginner|running"] == [(5, 0.0)]
     # a running user of P's age and level makes w5 relevant to it: 16 -> 1.0 (and 0 for P: J = 0)
     users2 = users + '2,18-25,Beginner,"running"\n'
-    out = lists(run(tmp_path / "c", users2, sessions_csv((1, 1, 1), (2, 5, 1)), "", cat,
+    out = lists(run(impl, tmp_path / "c", users2, sessions_csv((1, 1, 1), (2, 5, 1)), "", cat,
                     "profile.preferred_types_only=true"))
     assert out["18-25|Beginner|running"] == [(5, 1.0)]
     assert out[P] == [(1, 1.0), (2, 0.0), (3, 0.0), (4, 0.0)]
 
 
-def test_freshness_after_normalising_by_the_max_relevance(tmp_path):
+def test_freshness_after_normalising_by_the_max_relevance(impl, tmp_path):
     users = users_csv(*((u, "18-25", "Beginner", "yoga") for u in (1, 2, 3)))
     sessions = sessions_csv((1, 1, 1, 0), (2, 1, 1, 0), (3, 2, 1, 10))  # as_of = day 10: w1 is 10 days old, w2 0
-    out = run(tmp_path, users, sessions, "", catalog("yoga", "yoga", "yoga"), fresh=True)
+    out = run(impl, tmp_path, users, sessions, "", catalog("yoga", "yoga", "yoga"), fresh=True)
     # r(w1) = 16 + 16 = 32, r(w2) = 16; normalised by the max r: 1.0 and 0.5, then times exp(-0.01 * days_old)
     # (normalising after the freshness would give w1 1.0 and w2 0.5 / exp(-0.1) = 0.55)
     # w3 never played: 365 days old, r = 0
@@ -206,12 +218,12 @@ def test_freshness_after_normalising_by_the_max_relevance(tmp_path):
     assert detail(out, P).relevance.tolist() == [32.0, 16.0, 0.0]
 
 
-def test_no_neighbour_completed_anything_ties_and_mmr_decide(tmp_path):
+def test_no_neighbour_completed_anything_ties_and_mmr_decide(impl, tmp_path):
     users = users_csv((1, "18-25", "Beginner", "yoga"), (2, "36-50", "Advanced", "running"))
     sessions = sessions_csv((1, 1, 0), (1, 2, 0), (2, 6, 1))  # u2's completion: J({yoga}, {running}) = 0
     cat = catalog("yoga", "yoga", "yoga", "yoga", "yoga", "running",
                   tags={1: ["a"], 2: ["a"], 3: ["b"], 4: ["b"], 5: ["c"], 6: ["d"]})
-    out = run(tmp_path, users, sessions, "", cat)
+    out = run(impl, tmp_path, users, sessions, "", cat)
     # every score 0, rel 0: mmr = -0.5 * (max cosine to the chosen); same tags = cosine 1, else 0
     # 1: all mmr 0 -> w1 (lowest id); 2: w2 -0.5 (like w1), w3 w4 w5 w6 0 -> w3
     # 3: w2 -0.5, w4 -0.5 (like w3), w5 0, w6 0 -> w5; 4: w6 (0); 5: w2, w4 tie at -0.5 and score 0 -> w2
@@ -221,23 +233,23 @@ def test_no_neighbour_completed_anything_ties_and_mmr_decide(tmp_path):
     assert d.relevance.tolist() == [0.0] * 5
 
 
-def test_exact_ties_lower_workout_id_first_also_for_the_pool(tmp_path):
+def test_exact_ties_lower_workout_id_first_also_for_the_pool(impl, tmp_path):
     users = users_csv((1, "18-25", "Beginner", "yoga"))
     sessions = sessions_csv((1, 7, 1), (1, 5, 1), (1, 3, 1))
     # catalog listed in descending id order: the order of the input must not matter
     cat = [workout(i, "yoga", [f"t{i}"]) for i in (7, 6, 5, 4, 3, 2, 1)]
     # w3, w5, w7: r = 16/sqrt(3) each -> score 1.0; the others 0
-    assert lists(run(tmp_path / "a", users, sessions, "", cat))[P] == [
+    assert lists(run(impl, tmp_path / "a", users, sessions, "", cat))[P] == [
         (3, 1.0), (5, 1.0), (7, 1.0), (1, 0.0), (2, 0.0)]
     # a pool of 2 cuts the tie at the two lowest ids: w7 cannot be chosen, and only 2 rows remain
-    assert lists(run(tmp_path / "b", users, sessions, "", cat, "mmr.pool_size=2"))[P] == [(3, 1.0), (5, 1.0)]
+    assert lists(run(impl, tmp_path / "b", users, sessions, "", cat, "mmr.pool_size=2"))[P] == [(3, 1.0), (5, 1.0)]
 
 
-def test_target_profiles_users_and_every_single_type_of_the_universe(tmp_path):
+def test_target_profiles_users_and_every_single_type_of_the_universe(impl, tmp_path):
     users = users_csv((1, "18-25", "beginner", " Yoga,RUNNING,zumba"), (2, "26-35", "Advanced", "yoga"),
                       (3, "36-50", "Intermediate", "zumba"))  # u3: no catalog type, no profile; its age/level count
     sessions = sessions_csv((1, 1, 1), (2, 2, 1), (3, 3, 1))
-    out = run(tmp_path, users, sessions, "", catalog("yoga", "running", "pilates"))
+    out = run(impl, tmp_path, users, sessions, "", catalog("yoga", "running", "pilates"))
     got = lists(out)
     singles = {f"{a}|{lv}|{t}" for a in ("18-25", "26-35", "36-50") for lv in ("Advanced", "Beginner", "Intermediate")
                for t in ("pilates", "running", "yoga")}
@@ -245,7 +257,7 @@ def test_target_profiles_users_and_every_single_type_of_the_universe(tmp_path):
     assert all(len(v) == 3 for v in got.values())  # k = 5 > 3 workouts: all of them
     report = json.loads((out / "run_report.json").read_text())
     assert (report["profiles"], report["profile_recommendations"]) == (28, 28 * 3)
-    assert "profile_recommendations" in report["timings"]
+    assert {"profiles", "profile_recommendations"} & set(report["timings"])  # the job's stage, the peer's step
     # the pilates profiles: J = 0 to everyone -> all 0, by id
     assert got["36-50|Intermediate|pilates"] == [(1, 0.0), (2, 0.0), (3, 0.0)]
     # u1's profile: u1 16 (w1); u2 {yoga}: 1*1*(1/2)**2 = 0.25 (w2); u3 has no profile (its w3: 0)
@@ -270,15 +282,15 @@ def test_disabled_writes_no_profile_outputs(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["no_user_with_a_catalog_type", "no_sessions", "no_accepted_workout", "no_users"])
-def test_degenerate_inputs(tmp_path, case):
+def test_degenerate_inputs(impl, tmp_path, case):
     users = users_csv((1, "18-25", "Beginner", "zumba" if case == "no_user_with_a_catalog_type" else "yoga"))
     if case == "no_users":
         users = users_csv()
     sessions = sessions_csv() if case == "no_sessions" else sessions_csv((1, 1, 1))
     cat = catalog("yoga", "running")
     if case == "no_accepted_workout":
-        cat = [{"workout_id": 1, "instructor_id": 1, "workout_type": " ", "tags": []}]
-    out = run(tmp_path, users, sessions, "", cat, "quality.max_reject_fraction=1.0")
+        cat = [{"workout_id": 1, "instructor": "x", "instructor_id": 1, "workout_type": " ", "tags": []}]
+    out = run(impl, tmp_path, users, sessions, "", cat, "quality.max_reject_fraction=1.0")
     got = lists(out)
     report = json.loads((out / "run_report.json").read_text())
     assert report["profiles"] == len(got)
@@ -374,7 +386,7 @@ def greedy_mmr(score: dict[int, float], cos: dict) -> list[int]:
 @pytest.mark.parametrize("sets", [(), ("profile.like_weight=0.5", "profile.degree_power=1"),
                                   ("profile.jaccard_power=0", "profile.preferred_types_only=true"),
                                   ("profile.age_weight=0.5", "profile.level_weight=7", "profile.jaccard_power=1")])
-def test_brute_force_agrees(tmp_path, sets):
+def test_brute_force_agrees(impl, tmp_path, sets):
     cfg = {"age_weight": 3.0, "level_weight": 3.0, "jaccard_power": 2.0, "degree_power": 0.5, "like_weight": 0.0,
            "preferred_types_only": False}
     for s in sets:
@@ -382,7 +394,8 @@ def test_brute_force_agrees(tmp_path, sets):
         cfg[k] = v == "true" if v in ("true", "false") else float(v)
     inp = random_inputs(tmp_path / "in", seed=sum(map(len, sets)))
     out = tmp_path / "out"
-    assert peer_main(["--input", str(inp), "--output", str(out), *[x for s in sets for x in ("--set", s)]]) == 0
+    args = ["--input", str(inp), "--output", str(out), *[x for s in sets for x in ("--set", s)]]
+    assert (recommend_job.main(args) if impl == "job" else peer_main(args)) == 0
     got, want = lists(out), brute_force(inp, cfg)
     assert set(got) == set(want)
     for key in want:
