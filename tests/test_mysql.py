@@ -24,6 +24,7 @@ from pyspark.sql import DataFrame, SparkSession
 from coldstart import mysql
 from coldstart.config import Config, Mysql
 from coldstart.jdbc import Jdbc, MysqlError, connection, redact_url
+from coldstart.pipeline import PipelineResult
 from tests.conftest import MARIADB_JDBC_JAR
 from tests.mariadb_server import MariaDbServer, ServerUnavailable, free_port, start_server
 
@@ -130,7 +131,7 @@ def load_job(name: str) -> ModuleType:
 def read_table(spark: SparkSession, url: str, table: str) -> pd.DataFrame:
     """A whole table through Spark's JDBC source (times as text, as the job reads them)."""
     options = {**Jdbc.from_env(url).spark_options(), "dbtable": table}
-    if table in (mysql.TOP_WORKOUTS, mysql.FLAGS):
+    if table in (mysql.TOP_WORKOUTS, mysql.PROFILE_TOP_WORKOUTS, mysql.FLAGS):
         options["customSchema"] = "as_of STRING"
     return spark.read.format("jdbc").options(**options).load().toPandas()
 
@@ -184,6 +185,14 @@ def test_round_trip_mysql_to_mysql_equals_files_to_files(spark: SparkSession, lo
                                   check_dtype=False)
     assert (pd.to_datetime(top["as_of"]) == pd.Timestamp(report["as_of"])).all()
 
+    # SPEC §10's lists, in the third table of the same swap
+    profiles = read_table(spark, db.url, mysql.PROFILE_TOP_WORKOUTS)
+    expected_profiles = pd.read_csv(files_out / "profile_recommendations.csv")
+    assert set(profiles["run_id"]) == {report["run_id"]} and len(expected_profiles) > 0
+    keys = ["profile_key", "rank"]
+    pd.testing.assert_frame_equal(canonical(profiles[list(expected_profiles.columns)], keys),
+                                  canonical(expected_profiles, keys), check_dtype=False)
+
     expected_flags = pd.read_csv(files_out / "instructor_flags.csv")
     assert set(expected_flags["reason"]) == {"high_abandonment", "high_dislike"}  # the test exercises both
     assert "Zoë 🧘 Ōkubo" in set(flags["instructor"])  # utf8mb4 end to end
@@ -202,6 +211,11 @@ def test_reads_are_partitioned_by_id_range(spark: SparkSession, loaded: MariaDbS
     assert [r["session_id"] for r in rows] == list(range(1, 11))  # every row, once
     assert {r["_source_file"] for r in rows} == {"mysql:sessions"} and rows[0]["_corrupt_record"] is None
     assert rows[8]["timestamp"] == "2025-03-05 06:32:41.016619"  # text: no JVM time zone on the way
+
+
+def a_result(recommendations: DataFrame, flags: DataFrame) -> PipelineResult:
+    """What `mysql.write_results` takes of a run: its results (no profile lists) and as_of."""
+    return PipelineResult(recommendations, flags, {}, {"as_of": None})
 
 
 def top_workouts(spark: SparkSession, run_id: str, rows: int, partitions: int = 1) -> DataFrame:
@@ -234,7 +248,7 @@ def test_readers_see_one_complete_run_during_a_rewrite(spark: SparkSession, db: 
     try:
         # small insert batches from several tasks: the staging table fills slowly while the reader polls
         new_df = top_workouts(spark, "new-run", runs["new-run"], partitions=4)
-        mysql.write_results(new_df, spark.createDataFrame([], FLAGS_SCHEMA), None, "new-run", db.url,
+        mysql.write_results(a_result(new_df, spark.createDataFrame([], FLAGS_SCHEMA)), "new-run", db.url,
                             dataclasses.replace(Config(), mysql=Mysql(write_batch_size=5)))
         time.sleep(READS_AFTER_SWAP_S)
     finally:
@@ -273,11 +287,11 @@ def test_flags_ids_are_bigint_and_an_older_text_column_still_takes_them(spark: S
     cfg = Config()
     db.sql("DROP TABLE IF EXISTS coldstart.flags")
     try:
-        mysql.write_results(top_workouts(spark, "new-run", 1), flags, None, "new-run", db.url, cfg)
+        mysql.write_results(a_result(top_workouts(spark, "new-run", 1), flags), "new-run", db.url, cfg)
         assert db.sql(column_type) == "bigint\n"
         assert db.sql(rows) == "10\thigh_abandonment\n7\thigh_dislike\n"
         db.sql("ALTER TABLE coldstart.flags MODIFY instructor_id VARCHAR(64) NOT NULL")  # the older DDL
-        mysql.write_results(top_workouts(spark, "next-run", 1), flags, None, "next-run", db.url, cfg)
+        mysql.write_results(a_result(top_workouts(spark, "next-run", 1), flags), "next-run", db.url, cfg)
         assert db.sql(column_type) == "varchar\n"
         assert db.sql(rows) == "10\thigh_abandonment\n7\thigh_dislike\n"
     finally:

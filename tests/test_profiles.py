@@ -58,11 +58,16 @@ def catalog(*types: str, tags: dict[int, list[str]] | None = None) -> list[dict]
     return [workout(i, t, (tags or {}).get(i, [f"t{i}"])) for i, t in enumerate(types, start=1)]
 
 
-@pytest.fixture(params=["job", "peer"])
+@pytest.fixture(params=["peer"])
 def impl(request) -> str:
+    """The implementation a case runs through: the peer, and for the cases marked `BOTH`, the job too."""
     if request.param == "job":
         request.getfixturevalue("spark")  # the suite's session, which the job's main uses
     return request.param
+
+
+# the cases that run through the job as well (each job run costs seconds of the suite's time)
+BOTH = pytest.mark.parametrize("impl", ["job", "peer"], indirect=True)
 
 
 def run(impl: str, tmp_path: Path, users: str, sessions: str, feedback: str, cat: list[dict], *sets: str,
@@ -101,6 +106,7 @@ SIM_SESSIONS = sessions_csv((1, 1, 1), (2, 2, 1), (3, 3, 1), (4, 4, 1), (4, 5, 0
 SIM_CATALOG = catalog("yoga", "yoga", "yoga", "yoga", "running")
 
 
+@BOTH
 def test_similarity_weights_age_level_jaccard(impl, tmp_path):
     out = run(impl, tmp_path, SIM_USERS, SIM_SESSIONS, "", SIM_CATALOG)
     # sim(P, v) = (1 + 3*[same age]) * (1 + 3*[same level]) * J**2
@@ -154,6 +160,7 @@ DEG_SESSIONS = sessions_csv((1, 1, 1), (1, 2, 1), (1, 2, 1), (2, 3, 1), (2, 3, 1
 DEG_CATALOG = catalog("yoga", "yoga", "yoga", "yoga")
 
 
+@BOTH
 def test_degree_normalisation(impl, tmp_path):
     # rho 0.5: r(w1) = r(w2) = 16 * 1/sqrt(2), r(w3) = 16 * 1/1 -> scores 1/sqrt(2), 1/sqrt(2), 1, 0
     got = lists(run(impl, tmp_path / "a", DEG_USERS, DEG_SESSIONS, "", DEG_CATALOG))[P]
@@ -184,6 +191,7 @@ def test_like_weight(impl, tmp_path):
                                                               abs=1e-12)
 
 
+@BOTH
 def test_preferred_types_only(impl, tmp_path):
     users = users_csv((1, "18-25", "Beginner", "yoga"))
     sessions = sessions_csv((1, 1, 1), (1, 5, 1))
@@ -218,6 +226,7 @@ def test_freshness_after_normalising_by_the_max_relevance(impl, tmp_path):
     assert detail(out, P).relevance.tolist() == [32.0, 16.0, 0.0]
 
 
+@BOTH
 def test_no_neighbour_completed_anything_ties_and_mmr_decide(impl, tmp_path):
     users = users_csv((1, "18-25", "Beginner", "yoga"), (2, "36-50", "Advanced", "running"))
     sessions = sessions_csv((1, 1, 0), (1, 2, 0), (2, 6, 1))  # u2's completion: J({yoga}, {running}) = 0
@@ -233,6 +242,7 @@ def test_no_neighbour_completed_anything_ties_and_mmr_decide(impl, tmp_path):
     assert d.relevance.tolist() == [0.0] * 5
 
 
+@BOTH
 def test_exact_ties_lower_workout_id_first_also_for_the_pool(impl, tmp_path):
     users = users_csv((1, "18-25", "Beginner", "yoga"))
     sessions = sessions_csv((1, 7, 1), (1, 5, 1), (1, 3, 1))
@@ -245,6 +255,7 @@ def test_exact_ties_lower_workout_id_first_also_for_the_pool(impl, tmp_path):
     assert lists(run(impl, tmp_path / "b", users, sessions, "", cat, "mmr.pool_size=2"))[P] == [(3, 1.0), (5, 1.0)]
 
 
+@BOTH
 def test_target_profiles_users_and_every_single_type_of_the_universe(impl, tmp_path):
     users = users_csv((1, "18-25", "beginner", " Yoga,RUNNING,zumba"), (2, "26-35", "Advanced", "yoga"),
                       (3, "36-50", "Intermediate", "zumba"))  # u3: no catalog type, no profile; its age/level count
@@ -383,9 +394,14 @@ def greedy_mmr(score: dict[int, float], cos: dict) -> list[int]:
     return chosen
 
 
-@pytest.mark.parametrize("sets", [(), ("profile.like_weight=0.5", "profile.degree_power=1"),
-                                  ("profile.jaccard_power=0", "profile.preferred_types_only=true"),
-                                  ("profile.age_weight=0.5", "profile.level_weight=7", "profile.jaccard_power=1")])
+# every setting against the peer; the job with the defaults and with the other engagement settings
+SETTINGS = [(), ("profile.like_weight=0.5", "profile.degree_power=1"),
+            ("profile.jaccard_power=0", "profile.preferred_types_only=true"),
+            ("profile.age_weight=0.5", "profile.level_weight=7", "profile.jaccard_power=1")]
+
+
+@pytest.mark.parametrize(("impl", "sets"), [*(("job", s) for s in SETTINGS[:2]), *(("peer", s) for s in SETTINGS)],
+                         indirect=["impl"])
 def test_brute_force_agrees(impl, tmp_path, sets):
     cfg = {"age_weight": 3.0, "level_weight": 3.0, "jaccard_power": 2.0, "degree_power": 0.5, "like_weight": 0.0,
            "preferred_types_only": False}

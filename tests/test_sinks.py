@@ -121,9 +121,9 @@ def test_a_failed_database_write_leaves_the_previous_outputs(spark: SparkSession
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     seen: list[set[str]] = []
 
-    def failing_database(recommendations, flags, as_of, run_id) -> None:
+    def failing_database(result, run_id) -> None:
         seen.append(entries(tmp_path))  # called before anything is swapped in
-        assert (run_id, as_of, recommendations.count(), flags.count()) == ("run2", "2025-01-01T00:00:00", 1, 1)
+        assert (run_id, result.report["score"], result.recommendations.count()) == ("run2", 0.25, 1)
         raise RuntimeError("database down")
 
     with pytest.raises(RuntimeError, match="database down"):
@@ -139,7 +139,7 @@ def test_database_only_keeps_the_previous_result_files(spark: SparkSession, tmp_
     sinks.publish(fs, a_result(spark, 0.5), str(out), "run1")
     written = []
     sinks.publish(fs, a_result(spark, 0.25), str(out), "run2", files=False,
-                  database=lambda recommendations, flags, as_of, run_id: written.append(run_id))
+                  database=lambda result, run_id: written.append(run_id))
     assert written == ["run2"]
     # the result files are the first run's, the report the second's
     assert "0.5" in (out / "segment_recommendations.csv").read_text()
