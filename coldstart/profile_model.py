@@ -121,7 +121,11 @@ def profile_relevance(engagement: Engagement, al_code: int, targets: Sequence[tu
     if not engagement.type_sets:  # nobody engaged with anything
         return np.zeros((len(targets), engagement.n_workouts))
     similar = engagement.similar_engagement(al_code, weights)
-    return jaccard_power(targets, engagement.type_sets, engagement.n_types, weights.jaccard_power) @ similar
+    # Workouts engaged alike (equal columns) are multiplied once: a BLAS product does not sum every
+    # column in the same order, and equal relevance must stay an exact tie (SPEC §5's tie rules).
+    distinct, inverse = np.unique(similar, axis=1, return_inverse=True)
+    jaccard = jaccard_power(targets, engagement.type_sets, engagement.n_types, weights.jaccard_power)
+    return (jaccard @ distinct)[:, inverse.reshape(-1)]
 
 
 def rank_target(r: np.ndarray, candidates: np.ndarray, catalog: Catalog, freshness: np.ndarray,

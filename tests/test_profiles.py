@@ -259,7 +259,7 @@ def test_exact_ties_lower_workout_id_first_also_for_the_pool(impl, tmp_path):
     assert lists(run(impl, tmp_path / "a", users, sessions, "", cat))[P] == [
         (3, 1.0), (5, 1.0), (7, 1.0), (1, 0.0), (2, 0.0)]
     if impl == "job":
-        return  # the pool's cut: the peer (the job's pool is the segments' `top_pool`, tested in test_mmr)
+        return  # the pool's cut: the peer here, the job's in test_profile_model
     # a pool of 2 cuts the tie at the two lowest ids: w7 cannot be chosen, and only 2 rows remain
     assert lists(run(impl, tmp_path / "b", users, sessions, "", cat, "mmr.pool_size=2"))[P] == [(3, 1.0), (5, 1.0)]
 

@@ -1,0 +1,102 @@
+"""SPEC §10 without Spark (`coldstart.profile_model`, `coldstart.profiles.targets`): the formulas on
+hand-made matrices, the pool's cut, and ties kept through the matrix product."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+
+from coldstart.codes import Codes
+from coldstart.membership import UserGroup
+from coldstart.profile_model import Catalog, Engagement, Weights, jaccard_power, profile_relevance, rank_profiles
+from coldstart.profiles import Target, profile_key, targets
+from coldstart.tags import fit_tag_vectors
+
+WEIGHTS = Weights(age_weight=3.0, level_weight=3.0, jaccard_power=2.0, preferred_types_only=False,
+                  freshness_lambda=0.0, pool_size=20, k=5, mmr_lambda=0.5)
+
+
+def test_jaccard_power_and_its_zero_power():
+    # targets {0}, {0, 1}; sources {0}, {1}, {0, 1, 2}
+    got = jaccard_power([(0,), (0, 1)], [(0,), (1,), (0, 1, 2)], n_types=3, power=2.0)
+    # {0} vs {0}: 1; vs {1}: 0; vs {0,1,2}: 1/3 -> squared 1/9; {0,1} vs {0}: 1/2; vs {1}: 1/2; vs {0,1,2}: 2/3
+    assert got == pytest.approx(np.array([[1, 0, 1 / 9], [1 / 4, 1 / 4, 4 / 9]]), abs=1e-15)
+    # power 0: every factor 1, disjoint sets included (0 ** 0 = 1)
+    assert (jaccard_power([(0,)], [(1,), (0,)], n_types=2, power=0.0) == 1.0).all()
+
+
+def engagement(cells: dict[tuple[int, tuple[int, ...], int], float], n_workouts: int) -> Engagement:
+    """E from {(al_code, types, workout position): value}; 2 age groups x 2 levels, 2 types."""
+    rows = pd.DataFrame([(al, types, w + 1, value) for (al, types, w), value in cells.items()],
+                        columns=["al_code", "types", "workout_id", "engagement"])
+    return Engagement.of(rows, n_types=2, n_levels=2, catalog_ids=np.arange(1, n_workouts + 1))
+
+
+def test_relevance_weights_each_source_by_age_level_and_jaccard():
+    # al_code = age * 2 + level. Target (age 0, level 1, {0}) = al_code 1.
+    e = engagement({(1, (0,), 0): 2.0,  # same age and level, same types: 4 * 4 * 1 = 16 -> 32
+                    (0, (0,), 1): 1.0,  # same age, other level: 4 * 1 * 1 = 4 -> 4
+                    (3, (0, 1), 2): 1.0,  # other age, same level, J = 1/2: 1 * 4 * 1/4 = 1 -> 1
+                    (2, (1,), 3): 5.0},  # other age and level, J = 0 -> 0
+                   n_workouts=4)
+    assert profile_relevance(e, 1, [(0,)], WEIGHTS).tolist() == [[32.0, 4.0, 1.0, 0.0]]
+
+
+def catalog_of(n: int, types: list[int] | None = None, tags: list[list[str]] | None = None,
+               days_old: list[float] | None = None) -> Catalog:
+    ids = list(range(1, n + 1))
+    frame = pd.DataFrame({"workout_id": ids, "type_idx": types or [0] * n, "days_old": days_old or [0.0] * n})
+    return Catalog.of(frame, fit_tag_vectors(ids, tags or [[f"t{i}"] for i in ids]))
+
+
+def test_scores_are_relevance_over_the_candidates_max_times_freshness():
+    e = engagement({(1, (0,), 0): 1.0, (1, (0,), 1): 2.0, (1, (0,), 2): 4.0}, n_workouts=3)
+    catalog = catalog_of(3, types=[0, 0, 1], days_old=[0.0, 10.0, 0.0])
+    weights = Weights(**{**WEIGHTS.__dict__, "freshness_lambda": 0.1})
+    ranked = rank_profiles(e, catalog, 1, [(0,)], weights)
+    # r = 16, 32, 64 (x 16, same age and level); max 64: 0.25, 0.5 * exp(-0.1 * 10) = 0.18, 1.0
+    assert ranked["workout_id"].tolist() == [3, 1, 2]
+    assert ranked["score"].tolist() == pytest.approx([1.0, 0.25, 0.5 * np.exp(-1.0)], abs=1e-15)
+    assert ranked["relevance"].tolist() == [64.0, 16.0, 32.0]
+    # only the target's types: workout 3 (type 1) is no candidate, and the max is over 1 and 2:
+    # 16 / 32 = 0.5 and 32 / 32 * exp(-1) = 0.37
+    only = rank_profiles(e, catalog, 1, [(0,)], Weights(**{**weights.__dict__, "preferred_types_only": True}))
+    assert only["workout_id"].tolist() == [1, 2]
+    assert only["score"].tolist() == pytest.approx([0.5, np.exp(-1.0)], abs=1e-15)
+
+
+def test_the_pool_cuts_ties_at_the_lower_workout_ids():
+    e = engagement({(1, (0,), w): 1.0 for w in (2, 4, 6)}, n_workouts=7)  # workouts 3, 5, 7 tie at 1.0
+    ranked = rank_profiles(e, catalog_of(7), 1, [(0,)], Weights(**{**WEIGHTS.__dict__, "pool_size": 2}))
+    assert ranked["workout_id"].tolist() == [3, 5]
+    # a profile nobody resembles: every score 0, the pool is the lowest ids, MMR by diversity alone
+    nobody = rank_profiles(engagement({}, n_workouts=7), catalog_of(7), 1, [(0,)], WEIGHTS)
+    assert nobody["workout_id"].tolist() == [1, 2, 3, 4, 5] and (nobody["score"] == 0.0).all()
+
+
+def test_equal_engagement_columns_stay_exact_ties_through_the_matrix_product():
+    """Two workouts engaged alike get bit-equal relevance wherever they sit in the catalog, so that
+    the tie goes to the lower id (the product is a BLAS matrix product, blocked by columns)."""
+    rng = np.random.default_rng(5)
+    n_sets, n_workouts = 40, 997
+    matrix = rng.random((n_sets, n_workouts)) * (rng.random((n_sets, n_workouts)) < 0.3)
+    for a, b in ((3, 996), (100, 101), (0, 512)):
+        matrix[:, b] = matrix[:, a]
+    sets = tuple((i % 2,) if i < 20 else (0, 1) for i in range(n_sets))
+    e = Engagement(2, 2, n_workouts, sets, {al: sparse.csr_matrix(matrix * (al + 1)) for al in range(4)})
+    r = profile_relevance(e, 1, [(0,), (1,), (0, 1)] * 30, WEIGHTS)
+    for a, b in ((3, 996), (100, 101), (0, 512)):
+        assert np.array_equal(r[:, a], r[:, b])
+
+
+def test_targets_are_the_users_profiles_and_every_single_type():
+    codes = Codes(("18-25", "26-35"), ("Beginner",), ("running", "yoga"))
+    groups = [UserGroup(("18-25", "beginner", "Yoga,running"), "18-25", "Beginner", ("yoga", "running"), 3),
+              UserGroup(("26-35", "Beginner", "chess"), "26-35", "Beginner", ("chess",), 1)]  # no catalog type
+    found = targets(groups, codes)
+    # al_code 0 = 18-25|Beginner, 1 = 26-35|Beginner; types running = 0, yoga = 1
+    assert found == [Target(0, (0,)), Target(0, (0, 1)), Target(0, (1,)), Target(1, (0,)), Target(1, (1,))]
+    assert [profile_key(codes, t) for t in found] == [
+        "18-25|Beginner|running", "18-25|Beginner|running,yoga", "18-25|Beginner|yoga",
+        "26-35|Beginner|running", "26-35|Beginner|yoga"]
