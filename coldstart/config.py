@@ -111,8 +111,10 @@ class Config:
     mysql: Mysql = field(default_factory=Mysql)
     scale: Scale = field(default_factory=Scale)
     eval: Eval = field(default_factory=Eval)
-    # grid for tuning: config key -> candidate values
+    # grids for tuning, config key -> candidate values: the segment methods' ([tune]) and the
+    # profile methods' ([tune.profile])
     tune: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    tune_profile: tuple[tuple[str, tuple[Any, ...]], ...] = ()
 
     def with_overrides(self, overrides: dict[str, Any]) -> Config:
         """A copy with `section.key` values replaced (values coerced to the field's type)."""
@@ -137,6 +139,8 @@ class Config:
             value = getattr(self, f.name)
             if f.name == "tune":
                 out["tune"] = {k: list(v) for k, v in value}
+            elif f.name == "tune_profile":
+                out["tune"]["profile"] = {k: list(v) for k, v in value}
             elif dataclasses.is_dataclass(value):
                 out[f.name] = {_toml_name(sf.name): getattr(value, sf.name) for sf in fields(value)}
             else:
@@ -235,13 +239,19 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {name}: {exc}") from None
     tune = table.pop("tune", {})
+    tune_profile = tune.pop("profile", {})
     values = dict(_flatten(table))
     values.update(overrides or {})
     cfg = Config().with_overrides(values)
+    return dataclasses.replace(cfg, tune=_grid(cfg, tune, "tune"),
+                               tune_profile=_grid(cfg, tune_profile, "tune.profile"))
+
+
+def _grid(cfg: Config, table: dict[str, Any], name: str) -> tuple[tuple[str, tuple[Any, ...]], ...]:
     grid = []
-    for key, candidates in tune.items():
+    for key, candidates in table.items():
         cfg.get(key)  # unknown keys fail here, before a long tuning run
         if not isinstance(candidates, list) or not candidates:
-            raise ConfigError(f"tune.{key} must be a non-empty list")
+            raise ConfigError(f"{name}.{key} must be a non-empty list")
         grid.append((key, tuple(candidates)))
-    return dataclasses.replace(cfg, tune=tuple(grid))
+    return tuple(grid)

@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from coldstart.codes import Codes
-from coldstart.config import Config
+from coldstart.config import Config, Profile
 from coldstart.counting import EVENT_TABLES, EventCounts, UserCounts, count_events, count_users
 from coldstart.engagement import (
     CANDIDATE_SCHEMA,
@@ -33,7 +33,7 @@ from coldstart.flags import flag_instructors, instructor_counts
 from coldstart.freshness import format_micros, parse_as_of, with_days_old, with_score
 from coldstart.membership import codes_from, segment_user_stats, user_codes, with_segment, workout_codes
 from coldstart.mmr import TagVectors
-from coldstart.profile_model import Catalog
+from coldstart.profile_model import Catalog, Engagement
 from coldstart.profiles import engagement_matrices, profile_engagement, recommend_profiles, targets, weights_of
 from coldstart.progress import Stages
 from coldstart.rerank import rerank
@@ -116,6 +116,14 @@ def validate_inputs(raw: RawInputs, cfg: Config, stages: Stages) -> ValidatedInp
     return ValidatedInputs(datasets, user_counts, codes)
 
 
+def cut_events(inputs: ValidatedInputs, table: str, exclude_users: DataFrame | None) -> DataFrame:
+    """An event table's validated rows, without the events of `exclude_users` (user_id)."""
+    events = inputs[table].flagged
+    if exclude_users is None:
+        return events
+    return events.join(F.broadcast(exclude_users.select("user_id")), on="user_id", how="left_anti")
+
+
 def count_cut(inputs: ValidatedInputs, as_of_micros: int | None, stages: Stages,
               exclude_users: DataFrame | None = None) -> EventCounts:
     """The event counts up to as_of (SPEC §3-4), without the events of `exclude_users` (user_id).
@@ -123,12 +131,7 @@ def count_cut(inputs: ValidatedInputs, as_of_micros: int | None, stages: Stages,
     The job counts everything; the evaluation passes its time cut and its new users.
     """
     with stages.stage("count_events"):
-        tables = []
-        for name in EVENT_TABLES:
-            events = inputs[name].flagged
-            if exclude_users is not None:
-                events = events.join(F.broadcast(exclude_users.select("user_id")), on="user_id", how="left_anti")
-            tables.append(with_segment(events, inputs.codes))
+        tables = [with_segment(cut_events(inputs, name, exclude_users), inputs.codes) for name in EVENT_TABLES]
         counts = count_events(*tables, as_of_micros)
         for name in EVENT_TABLES:
             stages.count(f"{name}_counted", counts.rows(name))
@@ -252,19 +255,26 @@ def profile_catalog(workouts_df: DataFrame, catalog: pd.DataFrame, codes: Codes,
     return Catalog.of(workouts.assign(type_idx=[codes.types.index(t) for t in workouts["workout_type"]]), vectors)
 
 
+def engagement_of(inputs: ValidatedInputs, cut_micros: int | None, settings: Profile, catalog: Catalog,
+                  stages: Stages, exclude_users: DataFrame | None = None) -> Engagement:
+    """SPEC §10's training side: every source profile's engagement with each workout, up to the cut,
+    without the events of `exclude_users` (the evaluation's new users)."""
+    with stages.stage("profile_engagement"):
+        sessions, feedback = (cut_events(inputs, name, exclude_users) for name in EVENT_TABLES)
+        # bounded by profiles x workouts: collected
+        rows = profile_engagement(sessions, feedback, cut_micros, inputs.codes, settings).toPandas()
+        stages.count("profile_engagement", len(rows))
+    return engagement_matrices(rows, inputs.codes, catalog.workout_ids)
+
+
 def recommend_for_profiles(inputs: ValidatedInputs, cut_micros: int | None, as_of_micros: int | None,
                            workouts_df: DataFrame, catalog: pd.DataFrame, vectors: TagVectors, cfg: Config,
                            stages: Stages) -> DataFrame:
     """SPEC §10: every profile's list (`profiles.PROFILE_RECOMMENDATION_COLUMNS`), cached."""
     codes = inputs.codes
-    with stages.stage("profile_engagement"):
-        # bounded by profiles x workouts: collected
-        rows = profile_engagement(inputs["sessions"].flagged, inputs["feedback"].flagged, cut_micros, codes,
-                                  cfg.profile).toPandas()
-        stages.count("profile_engagement", len(rows))
+    profile_catalog_ = profile_catalog(workouts_df, catalog, codes, as_of_micros, vectors, cfg)
+    engagement = engagement_of(inputs, cut_micros, cfg.profile, profile_catalog_, stages)
     with stages.stage("profiles"):
-        profile_catalog_ = profile_catalog(workouts_df, catalog, codes, as_of_micros, vectors, cfg)
-        engagement = engagement_matrices(rows, codes, profile_catalog_.workout_ids)
         found = targets(inputs.users.groups, codes)
         stages.count("profiles", len(found))
         lists = recommend_profiles(workouts_df.sparkSession, codes, found, engagement, profile_catalog_,

@@ -115,17 +115,32 @@ def jaccard_power(targets: Sequence[tuple[int, ...]], sources: Sequence[tuple[in
     return np.power(jaccard, power)
 
 
+@dataclass(frozen=True)
+class Similar:
+    """M_{a,l} with its equal columns once: (distinct columns, each workout's column)."""
+
+    distinct: np.ndarray
+    inverse: np.ndarray
+
+    @classmethod
+    def of(cls, similar: np.ndarray) -> Similar:
+        # Workouts engaged alike (equal columns) are multiplied once: a BLAS product does not sum every
+        # column in the same order, and equal relevance must stay an exact tie (SPEC §5's tie rules).
+        distinct, inverse = np.unique(similar, axis=1, return_inverse=True)
+        return cls(distinct, inverse.reshape(-1))
+
+    def relevance(self, jaccard: np.ndarray) -> np.ndarray:
+        """r = J^π @ M_{a,l}: (targets x catalog)."""
+        return (jaccard @ self.distinct)[:, self.inverse]
+
+
 def profile_relevance(engagement: Engagement, al_code: int, targets: Sequence[tuple[int, ...]],
                       weights: Weights) -> np.ndarray:
     """r(P, w) for the targets (a, l, T) of one age-level code: (targets x catalog)."""
     if not engagement.type_sets:  # nobody engaged with anything
         return np.zeros((len(targets), engagement.n_workouts))
-    similar = engagement.similar_engagement(al_code, weights)
-    # Workouts engaged alike (equal columns) are multiplied once: a BLAS product does not sum every
-    # column in the same order, and equal relevance must stay an exact tie (SPEC §5's tie rules).
-    distinct, inverse = np.unique(similar, axis=1, return_inverse=True)
-    jaccard = jaccard_power(targets, engagement.type_sets, engagement.n_types, weights.jaccard_power)
-    return (jaccard @ distinct)[:, inverse.reshape(-1)]
+    similar = Similar.of(engagement.similar_engagement(al_code, weights))
+    return similar.relevance(jaccard_power(targets, engagement.type_sets, engagement.n_types, weights.jaccard_power))
 
 
 def rank_target(r: np.ndarray, candidates: np.ndarray, catalog: Catalog, freshness: np.ndarray,
@@ -149,16 +164,21 @@ def rank_target(r: np.ndarray, candidates: np.ndarray, catalog: Catalog, freshne
             for rank, (p, value) in enumerate(picks, start=1)]
 
 
+def candidates_of(catalog: Catalog, types: tuple[int, ...], weights: Weights) -> np.ndarray:
+    """Every workout, or with `preferred_types_only` those of the profile's types (a mask in catalog order)."""
+    if weights.preferred_types_only:
+        return np.isin(catalog.type_idx, types)
+    return np.ones(len(catalog.workout_ids), dtype=bool)
+
+
 def rank_profiles(engagement: Engagement, catalog: Catalog, al_code: int, targets: Sequence[tuple[int, ...]],
                   weights: Weights) -> pd.DataFrame:
     """The lists of the targets (a, l, T) of one age-level code: RESULT_COLUMNS, `target` the index in `targets`."""
     relevance_matrix = profile_relevance(engagement, al_code, targets, weights)
     freshness = np.exp(-weights.freshness_lambda * catalog.days_old)
-    every_workout = np.ones(len(catalog.workout_ids), dtype=bool)
     rows = []
     for i, types in enumerate(targets):
-        candidates = np.isin(catalog.type_idx, types) if weights.preferred_types_only else every_workout
-        for position, score, rank, r, mmr_value in rank_target(relevance_matrix[i], candidates, catalog, freshness,
-                                                               weights):
-            rows.append((i, int(catalog.workout_ids[position]), score, rank, r, mmr_value))
+        ranked = rank_target(relevance_matrix[i], candidates_of(catalog, types, weights), catalog, freshness, weights)
+        rows += [(i, int(catalog.workout_ids[position]), score, rank, r, mmr_value)
+                 for position, score, rank, r, mmr_value in ranked]
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS)).astype({"rank": "int32"})

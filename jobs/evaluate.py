@@ -17,6 +17,7 @@ import pandas as pd
 from coldstart import pipeline
 from coldstart.evaluation import Evaluation, evaluate
 from coldstart.evaluation.report import write_evaluation
+from coldstart.evaluation.run import tuned_config
 from coldstart.evaluation.split import EvalData
 from coldstart.progress import Stages
 from coldstart.runtime import (
@@ -48,11 +49,15 @@ def print_summary(ev: Evaluation, output: str, show_grid: bool) -> None:
         print(f"\nTest cutoff {ev.info['test_cutoff']}, validation cutoff {ev.info['validation_cutoff']}; "
               f"{ev.info['test']['users']} new users, {ev.info['test']['without_relevant']} without a relevant item")
         print(ev.table.to_string(index=False))
-        if show_grid:
-            grid = pd.DataFrame([{"candidate": c.label, **c.overrides, "validation_ndcg": m["ndcg"]}
-                                 for c, m in ev.tuning.results])
-            print("\n" + grid.to_string(index=False))
-    print(f"\ntuned: {ev.tuning.best.label} {ev.tuning.best.overrides} (validation nDCG {ev.tuning.ndcg:.4f})")
+        print("\nnDCG differences, paired bootstrap over users (95 %):")
+        print(ev.intervals.to_string(index=False))
+        for family, tuning in ev.tunings.items():
+            if show_grid:
+                grid = pd.DataFrame([{"candidate": c.label, **c.overrides, "validation_ndcg": m["ndcg"]}
+                                     for c, m in tuning.results])
+                print(f"\n{family} grid:\n" + grid.to_string(index=False))
+            print(f"\ntuned {family}: {tuning.best.label} {tuning.best.overrides} "
+                  f"(validation nDCG {tuning.ndcg:.4f})")
     print(f"outputs in {output}: evaluation.csv, evaluation.md, evaluation.png, per_user.parquet, tuned.toml\n")
 
 
@@ -73,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         fail("too many rejected rows: " + "; ".join(failures) + " (run jobs/recommend.py for the rejects)",
              EXIT_QUALITY)
     ev = evaluate(EvalData.of(inputs), cfg, stages)
-    write_evaluation(ev, ev.tuning.best.cfg, args.output)
+    write_evaluation(ev, tuned_config(ev.tunings), args.output)
     log.info("timings: %s", stages.timings)
     print_summary(ev, args.output, args.tune)
     return 0

@@ -13,7 +13,9 @@ from typing import Any
 import pandas as pd
 
 from coldstart.config import Config
+from coldstart.evaluation.bootstrap import LEVEL, RESAMPLES
 from coldstart.evaluation.run import Evaluation
+from coldstart.evaluation.tuning import Tuning
 from coldstart.fs import HadoopFs
 
 SHOWN_GRID_POINTS = 10
@@ -37,9 +39,19 @@ def config_toml(cfg: Config, header: str) -> str:
     tables = {name: value for name, value in sections.items() if isinstance(value, dict)}
     lines += [f"{name} = {toml_value(value)}" for name, value in sections.items() if name not in tables]
     for name, table in tables.items():
-        lines += ["", f"[{name}]"] + [f"{json.dumps(key)} = {toml_value(value)}" if "." in key
-                                      else f"{key} = {toml_value(value)}" for key, value in table.items()]
+        lines += _toml_table(name, table)
     return "\n".join(lines) + "\n"
+
+
+def _toml_table(name: str, table: dict[str, Any]) -> list[str]:
+    """`[name]` and its keys (dotted keys quoted), then its nested tables as `[name.sub]`."""
+    lines = ["", f"[{name}]"] + [f"{json.dumps(key)} = {toml_value(value)}" if "." in key
+                                 else f"{key} = {toml_value(value)}"
+                                 for key, value in table.items() if not isinstance(value, dict)]
+    for sub, nested in table.items():
+        if isinstance(nested, dict):
+            lines += _toml_table(f"{name}.{sub}", nested)
+    return lines
 
 
 def _fmt(value: Any) -> str:
@@ -56,12 +68,28 @@ def markdown_table(df: pd.DataFrame) -> str:
     return "\n".join("| " + " | ".join(map(str, r)) + " |" for r in rows)
 
 
-def evaluation_markdown(ev: Evaluation) -> str:
-    info, tuning = ev.info, ev.tuning
-    test, val = info["test"], info["validation"]
+def tuning_markdown(family: str, tuning: Tuning, k: int) -> list[str]:
     ranked = sorted(tuning.results, key=lambda r: -r[1]["ndcg"])[:SHOWN_GRID_POINTS]
     grid = pd.DataFrame([{"candidate": c.label, "overrides": json.dumps(c.overrides), "validation ndcg": m["ndcg"]}
                          for c, m in ranked])
+    return [f"Tuned {family} methods: {tuning.best.label} {json.dumps(tuning.best.overrides)}, validation "
+            f"nDCG@{k} {tuning.ndcg:.{FLOAT_DIGITS}f} ({len(tuning.results)} candidates tried; the best "
+            f"{min(SHOWN_GRID_POINTS, len(tuning.results))}):", "", markdown_table(grid), ""]
+
+
+def intervals_markdown(intervals: pd.DataFrame, k: int) -> list[str]:
+    rows = intervals.assign(interval=[f"[{lo:+.{FLOAT_DIGITS}f}, {hi:+.{FLOAT_DIGITS}f}]"
+                                      for lo, hi in zip(intervals["low"], intervals["high"], strict=True)],
+                            difference=[f"{d:+.{FLOAT_DIGITS}f}" for d in intervals["difference"]])
+    return [f"## Paired differences of nDCG@{k} (test users, bootstrap over users, {RESAMPLES} resamples, "
+            f"{LEVEL:.0%} interval)", "",
+            "An interval that excludes 0 says the difference is not an accident of which users were drawn.", "",
+            markdown_table(rows[["method", "baseline", "users", "difference", "interval"]]), ""]
+
+
+def evaluation_markdown(ev: Evaluation) -> str:
+    info = ev.info
+    test, val = info["test"], info["validation"]
     return "\n".join([
         "# Offline evaluation", "",
         f"Test cutoff T = {info['test_cutoff']}: {test['users']} new users (first session at or after T), "
@@ -69,14 +97,12 @@ def evaluation_markdown(ev: Evaluation) -> str:
         f"(left out of the accuracy averages; `users` is the number averaged). Metrics at k = {info['k']}; "
         f"catalog of {info['catalog']} workouts.", "",
         markdown_table(ev.table), "",
+        *intervals_markdown(ev.intervals, info["k"]),
         f"## Validation (tuning): T0 = {info['validation_cutoff']}", "",
         f"{val['users']} validation users (first session in [T0, T)), {val['without_relevant']} without a "
         "completed workout before T within the horizon. Accuracy on them:", "",
         markdown_table(ev.validation), "",
-        f"Tuned: {tuning.best.label} {json.dumps(tuning.best.overrides)}, validation nDCG@{info['k']} "
-        f"{tuning.ndcg:.{FLOAT_DIGITS}f} ({len(tuning.results)} candidates tried; the best "
-        f"{min(SHOWN_GRID_POINTS, len(tuning.results))}):", "",
-        markdown_table(grid), "",
+        *(line for family, tuning in ev.tunings.items() for line in tuning_markdown(family, tuning, info["k"])),
     ])
 
 
@@ -101,13 +127,17 @@ def evaluation_png(table: pd.DataFrame) -> bytes:
 
 
 def write_evaluation(ev: Evaluation, tuned_cfg: Config, output: str) -> None:
+    """The outputs; `tuned_cfg` goes to tuned.toml (`run.tuned_config`: the best of each family)."""
     fs = HadoopFs(ev.per_user.sparkSession)
     base = output.rstrip("/")
     fs.mkdirs(base)
     fs.write_text(f"{base}/evaluation.csv", ev.table.to_csv(index=False, lineterminator="\n"))
     fs.write_text(f"{base}/evaluation.md", evaluation_markdown(ev))
     fs.write_bytes(f"{base}/evaluation.png", evaluation_png(ev.table))
-    header = (f"Tuned on the validation cut at {ev.info['validation_cutoff']} by jobs/evaluate.py: "
-              f"{json.dumps(ev.tuning.best.overrides)}.\nUse with --config.")
+    segment, profile = ev.tunings["segment"].best, ev.tunings["profile"].best
+    header = (f"Tuned on the validation cut at {ev.info['validation_cutoff']} by jobs/evaluate.py.\n"
+              f"Profile methods: {json.dumps(profile.overrides)}; segment methods: {json.dumps(segment.overrides)}.\n"
+              "Where both tune a key (freshness.lambda, mmr.lambda), the profile methods' value is kept:\n"
+              "the lookup answers from the profile lists first. Use with --config.")
     fs.write_text(f"{base}/tuned.toml", config_toml(tuned_cfg, header))
     ev.per_user.coalesce(1).write.mode("overwrite").parquet(f"{base}/per_user.parquet")

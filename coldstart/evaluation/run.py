@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from coldstart.config import Config
+from coldstart.evaluation.bootstrap import ndcg_intervals
 from coldstart.evaluation.lists import (
     completion_counts,
     global_popular_lists,
@@ -19,8 +20,9 @@ from coldstart.evaluation.lists import (
     type_popular_lists,
 )
 from coldstart.evaluation.metrics import ACCURACY, METRIC_COLUMNS, accuracy, beyond_accuracy, tag_vectors_df
+from coldstart.evaluation.profile_lists import ProfileCut, profile_cut, profile_lists
 from coldstart.evaluation.split import Cut, EvalData, cutoffs, first_sessions, make_cut
-from coldstart.evaluation.tuning import SEGMENT_VARIANTS, Tuning, tune
+from coldstart.evaluation.tuning import PROFILE_VARIANTS, SEGMENT_VARIANTS, ListsOf, Tuning, candidates, tune
 from coldstart.freshness import format_micros
 from coldstart.mmr import TagVectors
 from coldstart.pipeline import candidate_table
@@ -30,9 +32,14 @@ from coldstart.tags import tag_vectors
 log = logging.getLogger(__name__)
 
 BASELINES = ("random", "global_popular", "type_popular")
-TUNED = "segment_tuned"
-METHODS = BASELINES + tuple(label for label, _ in SEGMENT_VARIANTS) + (TUNED,)
+FAMILIES = {"segment": SEGMENT_VARIANTS, "profile": PROFILE_VARIANTS}
+TUNED = {family: f"{family}_tuned" for family in FAMILIES}
+METHODS = BASELINES + tuple(label for family, variants in FAMILIES.items()
+                            for label in (*(v for v, _ in variants), TUNED[family]))
 VALIDATION_COLUMNS = ("method", "k", "users", *ACCURACY)
+# the differences of nDCG shown with a paired bootstrap interval: (method, baseline)
+COMPARED = (("profile", "segment_beta"), ("profile_tuned", "segment_tuned"), ("profile", "global_popular"),
+            ("profile", "type_popular"), ("segment_beta", "type_popular"), ("profile_tuned", "profile"))
 
 
 @dataclass
@@ -41,13 +48,24 @@ class Evaluation:
 
     table: pd.DataFrame  # one row per method, METRIC_COLUMNS, test users
     validation: pd.DataFrame  # VALIDATION_COLUMNS on the validation users
-    tuning: Tuning
+    tunings: dict[str, Tuning]  # per family
     info: dict[str, Any]  # cutoffs and user counts
     per_user: DataFrame  # method, user_id, items, relevant (test users)
+    intervals: pd.DataFrame  # bootstrap.INTERVAL_COLUMNS, test users
 
 
-def segment_configs(cfg: Config, tuned: Config) -> dict[str, Config]:
-    return {label: cfg.with_overrides(o) for label, o in SEGMENT_VARIANTS} | {TUNED: tuned}
+def family_configs(cfg: Config, family: str, tuned: Config) -> dict[str, Config]:
+    """A family's methods: its named variants, and its tuned config."""
+    return {label: cfg.with_overrides(o) for label, o in FAMILIES[family]} | {TUNED[family]: tuned}
+
+
+def tuned_config(tunings: dict[str, Tuning]) -> Config:
+    """One config with the best of each family: the profile family's (the lists the lookup serves
+    first), with the segment family's own keys (smoothing, scoring) from its best."""
+    segment, profile = tunings["segment"].best, tunings["profile"].best
+    profile_keys = set(profile.overrides)
+    own = {key: value for key, value in segment.overrides.items() if key not in profile_keys}
+    return profile.cfg.with_overrides(own)
 
 
 def baseline_lists(cut: Cut, catalog: DataFrame, cfg: Config, k: int) -> DataFrame:
@@ -63,14 +81,30 @@ def baseline_lists(cut: Cut, catalog: DataFrame, cfg: Config, k: int) -> DataFra
                   [frames[m].select(F.lit(m).alias("method"), "user_id", "items") for m in BASELINES])
 
 
-def method_lists(cut: Cut, catalog: DataFrame, base_df: DataFrame, vectors: TagVectors, cfg: Config, tuned: Config,
-                 k: int) -> DataFrame:
+def segment_lists_of(cut: Cut, catalog: DataFrame, base_df: DataFrame, vectors: TagVectors, k: int) -> ListsOf:
+    def lists_of(users_df: DataFrame, cfgs: list[Config]) -> DataFrame:
+        return pipeline_lists(users_df, catalog, base_df, cut.start, vectors, cfgs, k)
+    return lists_of
+
+
+def profile_lists_of(pcut: ProfileCut, k: int) -> ListsOf:
+    def lists_of(users_df: DataFrame, cfgs: list[Config]) -> DataFrame:
+        return profile_lists(pcut, users_df, cfgs, k)
+    return lists_of
+
+
+def named(lists: DataFrame, labels: list[str]) -> DataFrame:
+    """(candidate, user_id, items) -> (method, user_id, items), candidate i named labels[i]."""
+    names = F.array(*(F.lit(label) for label in labels))
+    return lists.select(F.element_at(names, F.col("candidate") + 1).alias("method"), "user_id", "items")
+
+
+def method_lists(cut: Cut, catalog: DataFrame, cfg: Config, configs: dict[str, dict[str, Config]],
+                 lists_of: dict[str, ListsOf], k: int) -> DataFrame:
     """(method, user_id, items) for every method of METHODS on the cut's users."""
-    segment = segment_configs(cfg, tuned)
-    lists = pipeline_lists(cut.users, catalog, base_df, cut.start, vectors, list(segment.values()), k)
-    names = F.array(*(F.lit(label) for label in segment))
-    segment_df = lists.select(F.element_at(names, F.col("candidate") + 1).alias("method"), "user_id", "items")
-    return baseline_lists(cut, catalog, cfg, k).unionByName(segment_df)
+    families = [named(lists_of[family](cut.users, list(cfgs.values())), list(cfgs))
+                for family, cfgs in configs.items()]
+    return reduce(DataFrame.unionByName, families, baseline_lists(cut, catalog, cfg, k))
 
 
 def user_counts(cut: Cut) -> dict[str, int]:
@@ -93,10 +127,11 @@ def results_table(lists_df: DataFrame, cut: Cut, vectors: TagVectors, catalog_si
     return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
 
 
-def validation_table(cut: Cut, catalog: DataFrame, tuning: Tuning, cfg: Config, k: int) -> pd.DataFrame:
-    """Accuracy on the validation users: the baselines measured here, the segment rows from the tuning."""
+def validation_table(cut: Cut, catalog: DataFrame, tunings: dict[str, Tuning], cfg: Config, k: int) -> pd.DataFrame:
+    """Accuracy on the validation users: the baselines measured here, each family's rows from its tuning."""
     acc = accuracy(baseline_lists(cut, catalog, cfg, k), cut.relevant, k)
-    acc |= {label: tuning.metrics_of(c) for label, c in segment_configs(cfg, tuning.best.cfg).items()}
+    for family, tuning in tunings.items():
+        acc |= {label: tuning.metrics_of(c) for label, c in family_configs(cfg, family, tuning.best.cfg).items()}
     rows = [{"method": m, "k": k, **acc.get(m, empty_accuracy())} for m in METHODS]
     return pd.DataFrame(rows, columns=list(VALIDATION_COLUMNS))
 
@@ -108,8 +143,12 @@ def cut_candidates(data: EvalData, catalog_local: pd.DataFrame, cut: Cut) -> Dat
     return base_df.localCheckpoint()
 
 
+def like_weights(configs: list[Config]) -> set[float]:
+    return {c.profile.like_weight for c in configs}
+
+
 def evaluate(data: EvalData, cfg: Config, stages: Stages | None = None) -> Evaluation:
-    """Tune on [T0, T), then measure every method on the users who start at or after T."""
+    """Tune each family on [T0, T), then measure every method on the users who start at or after T."""
     stages = stages or Stages()
     k = cfg.eval.k
     catalog = data.catalog
@@ -122,16 +161,29 @@ def evaluate(data: EvalData, cfg: Config, stages: Stages | None = None) -> Evalu
         vectors = tag_vectors(catalog_local)
         catalog_size = len(catalog_local)
     with stages.stage("tune"):
-        tuning = tune(validation, catalog, cut_candidates(data, catalog_local, validation), vectors, cfg, k)
-        val_table = validation_table(validation, catalog, tuning, cfg, k)
+        tried = {family: candidates(cfg, family) for family in FAMILIES}
+        validation_lists = {
+            "segment": segment_lists_of(validation, catalog, cut_candidates(data, catalog_local, validation),
+                                        vectors, k),
+            "profile": profile_lists_of(profile_cut(data, validation, like_weights([c.cfg for c in tried["profile"]]),
+                                                    catalog_local, vectors, cfg, stages), k),
+        }
+        tunings = {family: tune(validation, tried[family], validation_lists[family], k) for family in FAMILIES}
+        val_table = validation_table(validation, catalog, tunings, cfg, k)
     with stages.stage("test_methods"):
-        base_test = cut_candidates(data, catalog_local, test)
-        lists = method_lists(test, catalog, base_test, vectors, cfg, tuning.best.cfg, k).localCheckpoint()
+        configs = {family: family_configs(cfg, family, tunings[family].best.cfg) for family in FAMILIES}
+        test_lists = {
+            "segment": segment_lists_of(test, catalog, cut_candidates(data, catalog_local, test), vectors, k),
+            "profile": profile_lists_of(profile_cut(data, test, like_weights(list(configs["profile"].values())),
+                                                    catalog_local, vectors, cfg, stages), k),
+        }
+        lists = method_lists(test, catalog, cfg, configs, test_lists, k).localCheckpoint()
         table = results_table(lists, test, vectors, catalog_size, k)
+        intervals = ndcg_intervals(lists, test.relevant, k, COMPARED, cfg.eval.seed)
     info = {
         "validation_cutoff": format_micros(t0), "test_cutoff": format_micros(t),
         "horizon_days": cfg.eval.horizon_days, "k": k, "catalog": catalog_size,
         "test": user_counts(test), "validation": user_counts(validation),
     }
     per_user = lists.join(test.relevant, on="user_id", how="inner").select("method", "user_id", "items", "relevant")
-    return Evaluation(table, val_table, tuning, info, per_user)
+    return Evaluation(table, val_table, tunings, info, per_user, intervals)

@@ -51,6 +51,7 @@ class Cut:
     users: DataFrame  # evaluated users: PROFILE_COLUMNS + first_micros
     relevant: DataFrame  # user_id, relevant: array<bigint> (empty when nothing completed in the horizon)
     plays: DataFrame  # workout_id, plays, completions: the training sessions per workout (played ones only)
+    new_users: DataFrame  # user_id of every user new at `start`: none of their events are trained on
 
 
 def first_sessions(sessions_df: DataFrame) -> DataFrame:
@@ -137,7 +138,7 @@ def make_cut(name: str, data: EvalData, first_df: DataFrame, start: int, end: in
     # checkpointed: every method and grid point reads them, and their lineage (validation,
     # joins) would otherwise be re-analysed by each of those plans
     users = new_users(data, first_df, start, end).localCheckpoint()
-    new_ids = first_df.filter(F.col("first_micros") >= F.lit(start)).select("user_id")
+    new_ids = first_df.filter(F.col("first_micros") >= F.lit(start)).select("user_id").localCheckpoint()
     counts = count_cut(data.inputs, start, stages, exclude_users=new_ids)
     relevant = relevant_items(data, users, horizon_days, end).localCheckpoint()
-    return Cut(name, start, end, counts, users, relevant, workout_plays(users, counts).localCheckpoint())
+    return Cut(name, start, end, counts, users, relevant, workout_plays(users, counts).localCheckpoint(), new_ids)

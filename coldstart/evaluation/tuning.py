@@ -1,14 +1,16 @@
-"""Grid search of config keys on the validation cut, by validation nDCG.
+"""Grid search of config keys on the validation cut, by validation nDCG, for each family of methods.
 
 Counts do not depend on the scoring settings, so the validation cut is counted once
-(`pipeline.count_cut`) and each candidate only re-scores and reranks that small
+(`pipeline.count_cut`) and each segment candidate only re-scores and reranks that small
 segment x candidate table (`lists.recommend_many`: the pipeline's `score` and `rerank`,
-all candidates in one Spark job), then every candidate is measured in one pass.
+all candidates in one Spark job); each profile candidate reuses the cut's engagement and
+similarities (`profile_lists`). Every candidate of a family is measured in one pass.
 """
 from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,10 +18,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from coldstart.config import Config, ConfigError
-from coldstart.evaluation.lists import pipeline_lists
 from coldstart.evaluation.metrics import accuracy
 from coldstart.evaluation.split import Cut
-from coldstart.mmr import TagVectors
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,13 @@ SEGMENT_VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("no_mmr", {"mmr.lambda": 1.0}),
     ("no_freshness", {"freshness.lambda": 0.0}),
 )
+# the profile methods (SPEC §10) of the evaluation table
+PROFILE_VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("profile", {}),
+)
+# a family's lists for the given users under each config: (candidate, user_id, items), candidate
+# the config's index
+ListsOf = Callable[[DataFrame, Sequence[Config]], DataFrame]
 
 
 @dataclass(frozen=True)
@@ -50,22 +57,23 @@ class Tuning:
         return next(m for c, m in self.results if c.cfg == cfg)
 
 
-def grid(cfg: Config) -> list[dict[str, Any]]:
-    """Every combination of the `[tune]` values, in the config's order."""
-    keys = [key for key, _ in cfg.tune]
-    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(v for _, v in cfg.tune))]
+def grid(tune: tuple[tuple[str, tuple[Any, ...]], ...]) -> list[dict[str, Any]]:
+    """Every combination of a grid's values (`Config.tune`, `Config.tune_profile`), in the config's order."""
+    keys = [key for key, _ in tune]
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(v for _, v in tune))]
 
 
-def candidates(cfg: Config) -> list[Candidate]:
-    """The named segment variants first, then the grid; a config met twice is tried once.
+def candidates(cfg: Config, family: str = "segment") -> list[Candidate]:
+    """The family's named variants first, then its grid; a config met twice is tried once.
 
     The variants are candidates so that the tuned row is never worse on validation than
-    the segment rows it is shown next to.
+    the rows of its family it is shown next to.
     """
+    variants, tune = (SEGMENT_VARIANTS, cfg.tune) if family == "segment" else (PROFILE_VARIANTS, cfg.tune_profile)
     out: list[Candidate] = []
     seen: set[Config] = set()
-    named = [(label, overrides) for label, overrides in SEGMENT_VARIANTS]
-    points = [(f"grid {i + 1}", overrides) for i, overrides in enumerate(grid(cfg))]
+    named = [(label, overrides) for label, overrides in variants]
+    points = [(f"grid {i + 1}", overrides) for i, overrides in enumerate(grid(tune))]
     for label, overrides in named + points:
         candidate_cfg = cfg.with_overrides(overrides)
         if candidate_cfg not in seen:
@@ -74,14 +82,12 @@ def candidates(cfg: Config) -> list[Candidate]:
     return out
 
 
-def tune(cut: Cut, catalog: DataFrame, base_df: DataFrame, vectors: TagVectors, cfg: Config, k: int) -> Tuning:
+def tune(cut: Cut, tried: list[Candidate], lists_of: ListsOf, k: int) -> Tuning:
     """The candidate with the best validation nDCG (ties: the first tried), all measured in one pass."""
-    tried = candidates(cfg)
     # only users with something relevant count: list nobody else
     judged_users = cut.users.join(cut.relevant.filter(F.size("relevant") > 0).select("user_id"),
                                   on="user_id", how="inner")
-    lists = pipeline_lists(judged_users, catalog, base_df, cut.start, vectors,
-                           [c.cfg for c in tried], k)
+    lists = lists_of(judged_users, [c.cfg for c in tried])
     by_candidate = accuracy(lists.withColumn("method", F.col("candidate").cast("string")), cut.relevant, k)
     if not by_candidate:
         raise ConfigError("no validation user completed a workout within the horizon: nothing to tune on "
