@@ -80,6 +80,9 @@ class Profile:
     degree_power: float = 0.5
     like_weight: float = 0.0
     preferred_types_only: bool = False
+    # beyond SPEC §10 (0: off, §10 exactly): each engagement weighted by 2^(-age / half-life), age the
+    # days from the user's latest completion (like) of the workout to as_of
+    recency_half_life_days: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -205,8 +208,10 @@ def _check(cfg: Config) -> None:
     if cfg.mysql.read_partitions < 1:
         raise ConfigError("mysql.read_partitions must be >= 1")
     p = cfg.profile
-    if min(p.age_weight, p.level_weight, p.jaccard_power, p.degree_power, p.like_weight) < 0:
-        raise ConfigError("profile.age_weight, level_weight, jaccard_power, degree_power and like_weight must be >= 0")
+    if min(p.age_weight, p.level_weight, p.jaccard_power, p.degree_power, p.like_weight,
+           p.recency_half_life_days) < 0:
+        raise ConfigError("profile.age_weight, level_weight, jaccard_power, degree_power, like_weight and "
+                          "recency_half_life_days must be >= 0")
 
 
 def _flatten(table: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:

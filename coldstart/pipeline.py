@@ -255,14 +255,14 @@ def profile_catalog(workouts_df: DataFrame, catalog: pd.DataFrame, codes: Codes,
     return Catalog.of(workouts.assign(type_idx=[codes.types.index(t) for t in workouts["workout_type"]]), vectors)
 
 
-def engagement_of(inputs: ValidatedInputs, cut_micros: int | None, settings: Profile, catalog: Catalog,
-                  stages: Stages, exclude_users: DataFrame | None = None) -> Engagement:
-    """SPEC §10's training side: every source profile's engagement with each workout, up to the cut,
-    without the events of `exclude_users` (the evaluation's new users)."""
+def engagement_of(inputs: ValidatedInputs, cut_micros: int | None, as_of_micros: int | None, settings: Profile,
+                  catalog: Catalog, stages: Stages, exclude_users: DataFrame | None = None) -> Engagement:
+    """SPEC §10's training side: every source profile's engagement with each workout, up to the cut
+    (None: no cut), without the events of `exclude_users` (the evaluation's new users)."""
     with stages.stage("profile_engagement"):
         sessions, feedback = (cut_events(inputs, name, exclude_users) for name in EVENT_TABLES)
         # bounded by profiles x workouts: collected
-        rows = profile_engagement(sessions, feedback, cut_micros, inputs.codes, settings).toPandas()
+        rows = profile_engagement(sessions, feedback, cut_micros, inputs.codes, settings, as_of_micros).toPandas()
         stages.count("profile_engagement", len(rows))
     return engagement_matrices(rows, inputs.codes, catalog.workout_ids)
 
@@ -273,7 +273,7 @@ def recommend_for_profiles(inputs: ValidatedInputs, cut_micros: int | None, as_o
     """SPEC §10: every profile's list (`profiles.PROFILE_RECOMMENDATION_COLUMNS`), cached."""
     codes = inputs.codes
     profile_catalog_ = profile_catalog(workouts_df, catalog, codes, as_of_micros, vectors, cfg)
-    engagement = engagement_of(inputs, cut_micros, cfg.profile, profile_catalog_, stages)
+    engagement = engagement_of(inputs, cut_micros, as_of_micros, cfg.profile, profile_catalog_, stages)
     with stages.stage("profiles"):
         found = targets(inputs.users.groups, codes)
         stages.count("profiles", len(found))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -51,15 +51,20 @@ def _engaged(events_df: DataFrame, outcome: str, time_column: str, as_of_micros:
 
 
 def profile_engagement(sessions_df: DataFrame, feedback_df: DataFrame, as_of_micros: int | None, codes: Codes,
-                       settings: Profile) -> DataFrame:
+                       settings: Profile, recency_as_of: int | None = None) -> DataFrame:
     """(al_code, type_set, workout_id, engagement): `Σ_{v in profile} e(v, w) / d(v)^ρ`, over users with d(v) > 0.
 
     `e(v, w) = [v completed w] + like_weight·[v liked w]` (at least once each); `d(v) = Σ_w e(v, w)`.
-    The events come validated, with their users' codes (`validation`'s id check brings them).
+    The events come validated, with their users' codes (`validation`'s id check brings them);
+    `as_of_micros` cuts them (None: no cut). With `recency_half_life_days`, e is recency-weighted
+    (`recency_engagement`; `recency_as_of` is the as_of the ages count to).
     Each user's completed (and liked) workouts are collected as sets: the map side of that
     aggregation already folds the rows of a user that sit together in the input, so only a
     few rows per user cross the shuffle when the events are ordered by user.
     """
+    if settings.recency_half_life_days > 0:
+        return recency_engagement(sessions_df, feedback_df, as_of_micros, codes, settings,
+                                  recency_as_of if recency_as_of is not None else as_of_micros)
     keys = ["user_id", "al_code", "type_set"]
     events = _engaged(sessions_df, "completed", "timestamp", as_of_micros, codes).select(
         *keys, F.col("workout_id").alias("completed"), F.lit(None).cast("long").alias("liked"))
@@ -77,6 +82,33 @@ def profile_engagement(sessions_df: DataFrame, feedback_df: DataFrame, as_of_mic
     weight = e / F.pow(F.col("degree"), F.lit(float(settings.degree_power)))
     return (per_workout.groupBy("al_code", "type_set", "workout_id")
             .agg(F.sum(weight).alias("engagement")))
+
+
+def recency_engagement(sessions_df: DataFrame, feedback_df: DataFrame, as_of_micros: int | None, codes: Codes,
+                       settings: Profile, recency_as_of: int) -> DataFrame:
+    """`profile_engagement` with each user's engagement with a workout weighted by its recency
+    (beyond SPEC §10): `e(v, w) = [c]·2^(-a_c/h) + like_weight·[l]·2^(-a_l/h)`, `a` the days from
+    the user's latest completion (like) of w to as_of (at least 0), `h` the half-life; the degree
+    d(v) stays §10's count, so a user who trained long ago weighs less, not more."""
+    keys = ["user_id", "al_code", "type_set", "workout_id"]
+    times = _engaged(sessions_df, "completed", "timestamp", as_of_micros, codes).select(
+        *keys, F.unix_micros("timestamp").alias("completed"), F.lit(None).cast("long").alias("liked"))
+    if settings.like_weight != 0:
+        times = times.unionByName(_engaged(feedback_df, "liked", "feedback_time", as_of_micros, codes).select(
+            *keys, F.lit(None).cast("long").alias("completed"), F.unix_micros("feedback_time").alias("liked")))
+    pairs = times.groupBy(*keys).agg(F.max("completed").alias("completed"), F.max("liked").alias("liked"))
+    like_weight, half_life = F.lit(float(settings.like_weight)), F.lit(float(settings.recency_half_life_days))
+
+    def recency(latest: str) -> Column:
+        days = F.greatest(F.lit(0.0), (F.lit(recency_as_of) - F.col(latest)) / F.lit(86_400_000_000.0))
+        return F.coalesce(F.pow(F.lit(2.0), -days / half_life), F.lit(0.0))
+
+    e = recency("completed") + like_weight * recency("liked")
+    user = Window.partitionBy("user_id")
+    degree = F.count("completed").over(user) + like_weight * F.count("liked").over(user)
+    weight = e / F.pow(degree, F.lit(float(settings.degree_power)))
+    return (pairs.select("al_code", "type_set", "workout_id", weight.alias("weight"))
+            .groupBy("al_code", "type_set", "workout_id").agg(F.sum("weight").alias("engagement")))
 
 
 @dataclass(frozen=True)

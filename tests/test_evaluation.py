@@ -5,6 +5,7 @@ import math
 import random
 import tomllib
 
+import numpy as np
 import pandas as pd
 import pytest
 from chispa import assert_df_equality
@@ -13,6 +14,7 @@ from pyspark.sql import functions as F
 
 from coldstart import pipeline
 from coldstart.config import Config, ConfigError, Eval, load_config
+from coldstart.evaluation.bootstrap import paired_interval
 from coldstart.evaluation.lists import (
     completion_counts,
     global_popular_lists,
@@ -21,8 +23,9 @@ from coldstart.evaluation.lists import (
     type_popular_lists,
 )
 from coldstart.evaluation.metrics import accuracy, beyond_accuracy, tag_vectors_df
+from coldstart.evaluation.profile_lists import profile_cut, target_lists
 from coldstart.evaluation.report import write_evaluation
-from coldstart.evaluation.run import cut_candidates
+from coldstart.evaluation.run import cut_candidates, tuned_config
 from coldstart.evaluation.split import EvalData, cutoffs, first_sessions, make_cut, nearest_rank, nearest_rank_cutoff
 from coldstart.freshness import parse_as_of
 from coldstart.progress import Stages
@@ -290,7 +293,8 @@ def sample_run(tmp_path_factory, spark):
 
     root = tmp_path_factory.mktemp("sample")
     synthetic.generate(str(root / "in"), users=SAMPLE_USERS, seed=42)
-    (root / "small.toml").write_text('[tune]\n"mmr.lambda" = [0.7]\n"scoring.gamma" = [0.3]\n')
+    (root / "small.toml").write_text('[tune]\n"mmr.lambda" = [0.7]\n"scoring.gamma" = [0.3]\n'
+                                     '[tune.profile]\n"profile.age_weight" = [1.0]\n"mmr.lambda" = [1.0]\n')
     job = load_job("evaluate")
     kept = {}
 
@@ -311,8 +315,13 @@ def test_sample_segments_beat_random_and_global_popular(sample_run):
     assert ndcg["segment_hierarchical"] > ndcg["random"] + MARGIN
     assert ndcg["segment_hierarchical"] > ndcg["global_popular"] + MARGIN
     validation = ev.validation.set_index("method")["ndcg"]
-    assert validation["segment_tuned"] >= validation.drop("segment_tuned").max()
-    assert validation["segment_tuned"] == pytest.approx(ev.tuning.ndcg)
+    segment = ["segment_beta", "segment_hierarchical", "no_mmr", "no_freshness"]
+    assert validation["segment_tuned"] >= validation[segment].max()
+    assert validation["segment_tuned"] == pytest.approx(ev.tunings["segment"].ndcg)
+    assert validation["profile_tuned"] >= validation[["profile", "profile_recency"]].max()
+    assert validation["profile_tuned"] == pytest.approx(ev.tunings["profile"].ndcg)
+    # the profile lists carry signal too (SPEC §10)
+    assert ndcg["profile"] > ndcg["global_popular"] + MARGIN
 
 
 @pytest.mark.slow
@@ -322,13 +331,58 @@ def test_sample_outputs(sample_run):
     assert list(table.columns) == ["method", "k", "users", "hit_rate", "precision", "recall", "ndcg", "map",
                                    "coverage", "intra_list_diversity", "novelty"]
     assert table["method"].tolist() == ["random", "global_popular", "type_popular", "segment_beta",
-                                        "segment_hierarchical", "no_mmr", "no_freshness", "segment_tuned"]
+                                        "segment_hierarchical", "no_mmr", "no_freshness", "segment_tuned",
+                                        "profile", "profile_recency", "profile_tuned"]
     assert (table["users"] == ev.info["test"]["users"] - ev.info["test"]["without_relevant"]).all()
-    assert f"T = {ev.info['test_cutoff']}" in (out / "evaluation.md").read_text()
+    markdown = (out / "evaluation.md").read_text()
+    assert f"T = {ev.info['test_cutoff']}" in markdown
+    # each compared pair with its interval, on the same users as the table
+    assert "| profile | segment_beta | " in markdown and "| profile_tuned | segment_tuned | " in markdown
+    assert (ev.intervals["users"] == table["users"].iloc[0]).all()
+    assert (ev.intervals["low"] <= ev.intervals["difference"]).all()
+    assert (ev.intervals["difference"] <= ev.intervals["high"]).all()
     assert (out / "evaluation.png").read_bytes()[:4] == b"\x89PNG"
     tuned = load_config(out / "tuned.toml")
-    assert tuned == ev.tuning.best.cfg
+    assert tuned == tuned_config(ev.tunings)
+    assert tuned.profile == ev.tunings["profile"].best.cfg.profile
     assert tomllib.loads((out / "tuned.toml").read_text())["mmr"]["lambda"] == tuned.mmr.lambda_
     per_user = pd.read_parquet(out / "per_user.parquet")
     assert len(per_user) == len(table) * ev.info["test"]["users"]
     assert set(per_user.columns) == {"method", "user_id", "items", "relevant"}
+
+
+def test_paired_interval_by_hand():
+    # differences 1, 1, 1, 1: every resample's mean is 1
+    assert paired_interval(np.array([2.0] * 4), np.array([1.0] * 4), seed=3) == (1.0, 1.0, 1.0)
+    # differences 0 and 1 (two users): resampled means are 0, 1/2 or 1; the 95 % interval spans them
+    difference, low, high = paired_interval(np.array([1.0, 1.0]), np.array([1.0, 0.0]), seed=3)
+    assert (difference, low, high) == (0.5, 0.0, 1.0)
+    # the same seed, the same interval
+    rng = np.random.default_rng(0)
+    a, b = rng.random(50), rng.random(50)
+    assert paired_interval(a, b, seed=9) == paired_interval(a, b, seed=9)
+
+
+def test_profile_lists_are_the_jobs_lists_on_the_training_input(spark, tmp_path, tiny, cuts, catalog_local):
+    """The evaluation's profile list for each test user's profile equals the job's list for that
+    profile, run on the same training input (the data without the new users, as_of = T)."""
+    _, test = cuts
+    vectors = tag_vectors(catalog_local)
+    cfg = Config()
+    pcut = profile_cut(tiny, test, [cfg], catalog_local, vectors, cfg, Stages())
+    lists = target_lists(pcut, [cfg], k=cfg.mmr.k)
+    new = {"4", "5"}
+
+    def without_new(text: str, column: int) -> str:
+        lines = text.splitlines()
+        return "\n".join([lines[0], *(line for line in lines[1:] if line.split(",")[column] not in new)]) + "\n"
+
+    training_dir = write_inputs(tmp_path / "training", without_new(USERS, 0), without_new(SESSIONS, 1),
+                                without_new(FEEDBACK, 2), CATALOG)
+    result = pipeline.run(read_inputs(spark, str(training_dir)), cfg.with_overrides({"as_of": T}))
+    job = result.profile_recommendations.toPandas()
+    job_lists = {key: group.sort_values("rank")["workout_id"].tolist() for key, group in job.groupby("profile_key")}
+    # the test users' profiles: u4 26-35|Advanced|yoga, u5 18-25|Beginner|cycling (chess is no catalog type)
+    assert sorted(lists["profile_key"]) == ["18-25|Beginner|cycling", "26-35|Advanced|yoga"]
+    for key, items in zip(lists["profile_key"], lists["items"], strict=True):
+        assert items == job_lists[key], key

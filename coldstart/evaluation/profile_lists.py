@@ -1,10 +1,10 @@
 """The profile methods of the evaluation (SPEC §10): each evaluated user's list is their own profile's.
 
 The training side is the job's (`pipeline.engagement_of` on the cut: the events up to the
-cut, without the new users), once per `profile.like_weight`; the lists come from the
+cut, without the new users), once per setting it depends on (`engagement_key`); the lists come from the
 model's own functions (`coldstart.profile_model`). A grid point shares most of its work with
 others, so each piece is computed once for all the points that share it: M_{a,l} per
-(like weight, age and level weights), J^π per (like weight, age-level code, power), the relevance per
+(engagement, age and level weights), J^π per (engagement, age-level code, power), the relevance per
 both, then the lists per (freshness, MMR settings). Only the evaluated users' distinct
 profiles are ranked (bounded by profiles); users get their profile's list by a join in Spark.
 """
@@ -39,7 +39,7 @@ class ProfileCut:
     codes: Codes
     targets: list[Target]
     catalog: Catalog
-    engagement: dict[float, Engagement]
+    engagement: dict[tuple[float, float], Engagement]  # per `engagement_key`
 
 
 def user_profile_key(codes: Codes) -> Column:
@@ -49,14 +49,22 @@ def user_profile_key(codes: Codes) -> Column:
     return F.when(F.size(known) > 0, key)
 
 
-def profile_cut(data: EvalData, cut: Cut, like_weights: Sequence[float], catalog_local: pd.DataFrame,
+def engagement_key(cfg: Config) -> tuple[float, float]:
+    """The settings the training side depends on (besides the cut), of those the evaluation varies."""
+    return cfg.profile.like_weight, cfg.profile.recency_half_life_days
+
+
+def profile_cut(data: EvalData, cut: Cut, cfgs: Sequence[Config], catalog_local: pd.DataFrame,
                 vectors: TagVectors, cfg: Config, stages: Stages) -> ProfileCut:
+    """What the profile methods under `cfgs` need of the cut: the engagement once per `engagement_key`."""
     codes = data.inputs.codes
     _, workouts_df = candidate_table(data.catalog.sparkSession, codes, catalog_local, cut.counts)
     catalog = profile_catalog(workouts_df, catalog_local, codes, cut.start, vectors, cfg)
-    engagement = {w: engagement_of(data.inputs, cut.start, dataclasses.replace(cfg.profile, like_weight=w), catalog,
-                                   stages, exclude_users=cut.new_users)
-                  for w in sorted(set(like_weights))}
+    engagement = {}
+    for like_weight, half_life in sorted({engagement_key(c) for c in cfgs}):
+        settings = dataclasses.replace(cfg.profile, like_weight=like_weight, recency_half_life_days=half_life)
+        engagement[like_weight, half_life] = engagement_of(data.inputs, cut.start, cut.start, settings, catalog,
+                                                           stages, exclude_users=cut.new_users)
     # the evaluated users' distinct profiles: bounded by profiles
     rows = cut.users.select("age_group", "fitness_level", F.array_intersect(
         "preferred_types", string_array(codes.types)).alias("types")).distinct().collect()
@@ -73,15 +81,15 @@ def target_lists(pcut: ProfileCut, cfgs: Sequence[Config], k: int) -> pd.DataFra
     """(candidate, profile_key, items): each config's top k for each of the cut's profiles."""
     rows: list[tuple[int, str, list[int]]] = []
     by_al = {al: list(group) for al, group in itertools.groupby(pcut.targets, key=lambda t: t.al_code)}
-    jaccard: dict[tuple[float, int, float], np.ndarray] = {}  # the sources are the like weight's
+    jaccard: dict[tuple[tuple[float, float], int, float], np.ndarray] = {}  # the sources are the engagement's
 
-    def similarity_key(i: int) -> tuple[float, float, float]:
+    def similarity_key(i: int) -> tuple[tuple[float, float], float, float]:
         p = cfgs[i].profile
-        return p.like_weight, p.age_weight, p.level_weight
+        return engagement_key(cfgs[i]), p.age_weight, p.level_weight
 
-    for (like_weight, *_), group in itertools.groupby(sorted(range(len(cfgs)), key=similarity_key), key=similarity_key):
+    for (trained, *_), group in itertools.groupby(sorted(range(len(cfgs)), key=similarity_key), key=similarity_key):
         members = list(group)
-        engagement = pcut.engagement[like_weight]
+        engagement = pcut.engagement[trained]
         for al_code, found in by_al.items():
             types = [t.types for t in found]
             similar = (Similar.of(engagement.similar_engagement(al_code, _weights(cfgs[members[0]], k)))
@@ -91,7 +99,7 @@ def target_lists(pcut: ProfileCut, cfgs: Sequence[Config], k: int) -> pd.DataFra
                 if similar is None:  # nobody engaged with anything
                     relevance = np.zeros((len(found), engagement.n_workouts))
                 else:
-                    key = (like_weight, al_code, weights.jaccard_power)
+                    key = (trained, al_code, weights.jaccard_power)
                     if key not in jaccard:
                         jaccard[key] = jaccard_power(types, engagement.type_sets, engagement.n_types,
                                                      weights.jaccard_power)

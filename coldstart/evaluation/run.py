@@ -39,7 +39,8 @@ METHODS = BASELINES + tuple(label for family, variants in FAMILIES.items()
 VALIDATION_COLUMNS = ("method", "k", "users", *ACCURACY)
 # the differences of nDCG shown with a paired bootstrap interval: (method, baseline)
 COMPARED = (("profile", "segment_beta"), ("profile_tuned", "segment_tuned"), ("profile", "global_popular"),
-            ("profile", "type_popular"), ("segment_beta", "type_popular"), ("profile_tuned", "profile"))
+            ("profile", "type_popular"), ("segment_beta", "type_popular"), ("profile_recency", "segment_beta"),
+            ("profile_tuned", "profile"))
 
 
 @dataclass
@@ -143,10 +144,6 @@ def cut_candidates(data: EvalData, catalog_local: pd.DataFrame, cut: Cut) -> Dat
     return base_df.localCheckpoint()
 
 
-def like_weights(configs: list[Config]) -> set[float]:
-    return {c.profile.like_weight for c in configs}
-
-
 def evaluate(data: EvalData, cfg: Config, stages: Stages | None = None) -> Evaluation:
     """Tune each family on [T0, T), then measure every method on the users who start at or after T."""
     stages = stages or Stages()
@@ -165,7 +162,7 @@ def evaluate(data: EvalData, cfg: Config, stages: Stages | None = None) -> Evalu
         validation_lists = {
             "segment": segment_lists_of(validation, catalog, cut_candidates(data, catalog_local, validation),
                                         vectors, k),
-            "profile": profile_lists_of(profile_cut(data, validation, like_weights([c.cfg for c in tried["profile"]]),
+            "profile": profile_lists_of(profile_cut(data, validation, [c.cfg for c in tried["profile"]],
                                                     catalog_local, vectors, cfg, stages), k),
         }
         tunings = {family: tune(validation, tried[family], validation_lists[family], k) for family in FAMILIES}
@@ -174,7 +171,7 @@ def evaluate(data: EvalData, cfg: Config, stages: Stages | None = None) -> Evalu
         configs = {family: family_configs(cfg, family, tunings[family].best.cfg) for family in FAMILIES}
         test_lists = {
             "segment": segment_lists_of(test, catalog, cut_candidates(data, catalog_local, test), vectors, k),
-            "profile": profile_lists_of(profile_cut(data, test, like_weights(list(configs["profile"].values())),
+            "profile": profile_lists_of(profile_cut(data, test, list(configs["profile"].values()),
                                                     catalog_local, vectors, cfg, stages), k),
         }
         lists = method_lists(test, catalog, cfg, configs, test_lists, k).localCheckpoint()

@@ -33,6 +33,8 @@ SEGMENT_VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
 # the profile methods (SPEC §10) of the evaluation table
 PROFILE_VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("profile", {}),
+    # beyond SPEC §10: each past completion weighted by its recency (half-life 60 days)
+    ("profile_recency", {"profile.recency_half_life_days": 60.0}),
 )
 # a family's lists for the given users under each config: (candidate, user_id, items), candidate
 # the config's index
