@@ -71,6 +71,9 @@ LAST_NAMES = ("Adams", "Brooks", "Chen", "Diaz", "Evans", "Fischer", "Garcia", "
               "Khan", "Lopez", "Moreau", "Novak", "Okafor", "Patel", "Rossi", "Silva", "Turner", "Weber")
 TITLE_WORDS = (("Sunrise", "Power", "Gentle", "Express", "Total", "Ultimate", "Steady", "Fierce", "Calm", "Peak"),
                ("Flow", "Session", "Burn", "Blast", "Builder", "Reset", "Ride", "Challenge", "Basics", "Groove"))
+# past the 12 types above (generate(types=N)): these names, then `type21`, `type22`, ...
+EXTRA_TYPES = ("barre", "kickboxing", "tai chi", "aerobics", "crossfit", "swimming", "climbing", "calisthenics")
+EXTRA_TYPE_STREAM = 2  # the random stream of the extra types' tastes and tags: fixed, whatever the seed
 N_INSTRUCTORS = 40
 # the clearly worse instructors: far lower completion and like rates on all their workouts
 BAD_INSTRUCTOR_IDS = (7, 23, 38)
@@ -80,6 +83,31 @@ CATALOG_STREAM, CHUNK_STREAM = 0, 1
 US_PER_DAY, US_PER_MINUTE = 86_400_000_000, 60_000_000
 FORMATS = ("csv", "parquet")
 TIMESTAMP = pa.timestamp("us")  # naive, meaning UTC
+
+
+@dataclass(frozen=True)
+class Types:
+    """The workout types of a generated catalog: names, each type's own tags, each age group's taste."""
+
+    names: tuple[str, ...]
+    tags: dict[str, tuple[str, ...]]
+    taste: np.ndarray  # (age group, type)
+
+    @classmethod
+    def of(cls, n: int = len(WORKOUT_TYPES)) -> Types:
+        """The 12 types above, then `n - 12` more with tastes and tags drawn from a fixed stream."""
+        if n < 1:
+            raise ValueError(f"types must be at least 1, got {n}")
+        extra = n - len(WORKOUT_TYPES)
+        if extra <= 0:
+            return cls(WORKOUT_TYPES[:n], TYPE_TAGS, AGE_TYPE_TASTE[:, :n])
+        rng = np.random.default_rng([0, EXTRA_TYPE_STREAM])
+        names = WORKOUT_TYPES + tuple(EXTRA_TYPES[i] if i < len(EXTRA_TYPES) else f"type{len(WORKOUT_TYPES) + i + 1}"
+                                      for i in range(extra))
+        tags = dict(TYPE_TAGS) | {name: tuple(rng.choice(TAGS, size=3, replace=False))
+                                  for name in names[len(WORKOUT_TYPES):]}
+        taste = np.hstack([AGE_TYPE_TASTE, rng.uniform(0.4, 1.8, size=(len(AGE_GROUPS), extra))])
+        return cls(names, tags, taste)
 
 
 @dataclass(frozen=True)
@@ -142,13 +170,14 @@ def instructor_names() -> list[str]:
 
 
 def build_catalog(workouts: int = 600, seed: int = 42, end: str = "2025-12-31T00:00:00",
-                  params: Params = PARAMS) -> pd.DataFrame:
+                  params: Params = PARAMS, types: Types | None = None) -> pd.DataFrame:
     """The catalog with its hidden columns (type/level indices, quality, popularity, release, bad)."""
-    n_cells = len(WORKOUT_TYPES) * len(LEVELS)
+    types = types or Types.of()
+    n_cells = len(types.names) * len(LEVELS)
     if workouts < n_cells:
         raise ValueError(f"workouts must be at least {n_cells} (one per type and level), got {workouts}")
     rng = np.random.default_rng([seed, CATALOG_STREAM])
-    n_types, idx = len(WORKOUT_TYPES), np.arange(workouts)
+    n_types, idx = len(types.names), np.arange(workouts)
     # the first n_cells fill every (type, level) cell; the rest spread types evenly
     level = np.where(idx < n_cells, idx // n_types, rng.choice(len(LEVELS), workouts, p=params.catalog_level_probs))
     perm = rng.permutation(workouts)
@@ -163,7 +192,7 @@ def build_catalog(workouts: int = 600, seed: int = 42, end: str = "2025-12-31T00
     teachers = np.argsort(~teaches, axis=1, kind="stable")
     pick = (rng.random(workouts) * teaches.sum(axis=1)[wtype]).astype(np.int64)
     instructor_id = teachers[wtype, pick] + 1
-    type_tag = np.array([[tag in TYPE_TAGS[t] for tag in TAGS] for t in WORKOUT_TYPES])
+    type_tag = np.array([[tag in types.tags[t] for tag in TAGS] for t in types.names])
     tag_order = _top_k(rng, np.where(type_tag, params.type_tag_weight, 1.0)[wtype], params.tags_per_workout[1])
     n_tags = rng.integers(params.tags_per_workout[0], params.tags_per_workout[1] + 1, workouts)
     n_tags[rng.random(workouts) < params.untagged_share] = 0
@@ -171,11 +200,11 @@ def build_catalog(workouts: int = 600, seed: int = 42, end: str = "2025-12-31T00
     names = instructor_names()
     return pd.DataFrame({
         "workout_id": idx + 1,
-        "title": [f"{TITLE_WORDS[0][a]} {WORKOUT_TYPES[t].title()} {TITLE_WORDS[1][b]}"
+        "title": [f"{TITLE_WORDS[0][a]} {types.names[t].title()} {TITLE_WORDS[1][b]}"
                   for a, t, b in zip(words[0], wtype, words[1], strict=True)],
         "instructor": [names[i - 1] for i in instructor_id],
         "instructor_id": instructor_id,
-        "workout_type": [WORKOUT_TYPES[t] for t in wtype],
+        "workout_type": [types.names[t] for t in wtype],
         "fitness_level": [LEVELS[lv] for lv in level],
         "duration": rng.choice(params.durations, workouts),
         "tags": [[TAGS[j] for j in row[:k]] for row, k in zip(tag_order, n_tags, strict=True)],
@@ -198,9 +227,9 @@ class _PickTable:
     bucket_us: int
 
 
-def _pick_table(cat: pd.DataFrame, start_us: int, end_us: int, params: Params) -> _PickTable:
+def _pick_table(cat: pd.DataFrame, start_us: int, end_us: int, params: Params, n_types: int) -> _PickTable:
     cell = cat["type_idx"].to_numpy() * len(LEVELS) + cat["level_idx"].to_numpy()
-    n_cells, n_ages = len(WORKOUT_TYPES) * len(LEVELS), len(AGE_GROUPS)
+    n_cells, n_ages = n_types * len(LEVELS), len(AGE_GROUPS)
     counts = np.bincount(cell, minlength=n_cells)
     order = np.argsort(cell, kind="stable")
     slot = np.arange(len(cat)) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -231,22 +260,22 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _types_lookup() -> np.ndarray:
+def _types_lookup(type_names: tuple[str, ...]) -> np.ndarray:
     """`preferred_types` string for code (t0+1)*B^2 + (t1+1)*B + (t2+1), 0 meaning no type."""
-    base = len(WORKOUT_TYPES) + 1
-    names = ("",) + WORKOUT_TYPES
+    base = len(type_names) + 1
+    names = ("",) + type_names
     return np.array([",".join(n for n in (names[c // base**2], names[c // base % base], names[c % base]) if n)
                      for c in range(base**3)], dtype=object)
 
 
 def _chunk(rng: np.random.Generator, n: int, cat: pd.DataFrame, table: _PickTable, end_us: int,
-           params: Params) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+           params: Params, taste: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Users of one chunk (local index 0..n-1) and their sessions, each sorted by user then time."""
-    n_types, n_ages = len(WORKOUT_TYPES), len(AGE_GROUPS)
+    n_types, n_ages = taste.shape[1], len(AGE_GROUPS)
     age = rng.choice(n_ages, n, p=AGE_PROBS)
     level = _choice_rows(rng, LEVEL_PROBS_BY_AGE[age])
     k = rng.choice(len(params.n_types_probs), n, p=params.n_types_probs) + 1
-    prefs = np.where(np.arange(3) < k[:, None], _top_k(rng, AGE_TYPE_TASTE[age], 3), -1)
+    prefs = np.where(np.arange(3) < k[:, None], _top_k(rng, taste[age], 3), -1)
     signup = end_us - (rng.random(n) * params.signup_days * US_PER_DAY).astype(np.int64)
     desired = (params.active_min_days + rng.exponential(params.active_mean_days, n)) * US_PER_DAY
     span = np.minimum(desired, end_us - signup)
@@ -360,19 +389,23 @@ def _write_catalog(path: Path, cat: pd.DataFrame) -> None:
 
 
 def generate(output_dir: str, users: int = 2000, seed: int = 42, fmt: str = "csv", workouts: int = 600,
-             chunk_users: int = 200_000, end: str = "2025-12-31T00:00:00") -> dict:
-    """Write users, sessions, feedback (CSV or Parquet) and `augmented_workouts.json`; return the counts."""
+             chunk_users: int = 200_000, end: str = "2025-12-31T00:00:00", types: int = len(WORKOUT_TYPES)) -> dict:
+    """Write users, sessions, feedback (CSV or Parquet) and `augmented_workouts.json`; return the counts.
+
+    `types`: the number of workout types (12 by default; more: `Types.of`).
+    """
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
     if users < 1 or chunk_users < 1:
         raise ValueError(f"users and chunk_users must be positive, got {users} and {chunk_users}")
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    cat = build_catalog(workouts, seed, end)
+    type_set = Types.of(types)
+    cat = build_catalog(workouts, seed, end, types=type_set)
     _write_catalog(out / "augmented_workouts.json", cat)
     end_us = _to_us(end)
-    table = _pick_table(cat, end_us - int(PARAMS.signup_days * US_PER_DAY), end_us, PARAMS)
-    lookup = _types_lookup()
+    table = _pick_table(cat, end_us - int(PARAMS.signup_days * US_PER_DAY), end_us, PARAMS, len(type_set.names))
+    lookup = _types_lookup(type_set.names)
     paths = {name: out / f"{name}.{fmt}" for name in ("users", "sessions", "feedback")}
     for name in paths:  # readers prefer Parquet when both exist: leave no stale copy in the other format
         _remove(out / f"{name}.csv")
@@ -383,7 +416,8 @@ def generate(output_dir: str, users: int = 2000, seed: int = 42, fmt: str = "csv
     for part in range(n_chunks):
         first = part * chunk_users
         rng = np.random.default_rng([seed, CHUNK_STREAM, part])
-        chunk_users_, chunk_sessions = _chunk(rng, min(chunk_users, users - first), cat, table, end_us, PARAMS)
+        chunk_users_, chunk_sessions = _chunk(rng, min(chunk_users, users - first), cat, table, end_us, PARAMS,
+                                              type_set.taste)
         tables = _tables(chunk_users_, chunk_sessions, first, counts["sessions"], counts["feedback"], lookup)
         for name, path in paths.items():
             _write_part(path, tables[name], part)

@@ -28,6 +28,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--format", dest="fmt", choices=synthetic.FORMATS, default="csv",
                         help="format of users/sessions/feedback; the catalog is always JSON")
     parser.add_argument("--workouts", type=int, default=600)
+    parser.add_argument("--types", type=int, default=len(synthetic.WORKOUT_TYPES),
+                        help="workout types (default %(default)s; more than 12 adds generated ones)")
     parser.add_argument("--chunk-users", type=int, default=200_000, help="users generated and written at a time")
     parser.add_argument("--end", default="2025-12-31T00:00:00", help="latest possible timestamp (UTC)")
     return parser.parse_args(argv)
@@ -39,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         counts = synthetic.generate(args.output, users=args.users, seed=args.seed, fmt=args.fmt,
-                                    workouts=args.workouts, chunk_users=args.chunk_users, end=args.end)
+                                    workouts=args.workouts, chunk_users=args.chunk_users, end=args.end,
+                                    types=args.types)
     except ValueError as err:
         log.error("%s", err)
         return 2

@@ -200,3 +200,18 @@ def test_cli_writes_the_datasets(tmp_path: Path) -> None:
     assert main(["--output", str(tmp_path), "--users", "50", "--format", "parquet", "--seed", "3"]) == 0
     assert len(pq.read_table(tmp_path / "users.parquet")) == 50
     assert main(["--output", str(tmp_path), "--workouts", "5"]) == 2
+
+
+def test_more_types_extend_the_twelve(tmp_path: Path) -> None:
+    """`types=20`: the 12 types and 8 more, each with workouts of every level; users pick among all 20."""
+    synthetic.generate(str(tmp_path), users=3000, workouts=400, types=20)
+    catalog = pd.DataFrame(json.loads((tmp_path / "augmented_workouts.json").read_text()))
+    users = pd.read_csv(tmp_path / "users.csv")
+    names = synthetic.Types.of(20).names
+    assert names[:12] == synthetic.WORKOUT_TYPES and len(set(names)) == 20
+    assert set(catalog["workout_type"]) == set(names)
+    assert catalog.groupby(["workout_type", "fitness_level"]).size().size == 20 * 3
+    assert set().union(*users["preferred_types"].str.split(",")) == set(names)
+    # the same 20 types whatever the seed; the default stays the 12
+    assert synthetic.Types.of(20).tags == synthetic.Types.of(20).tags
+    assert synthetic.Types.of().names == synthetic.WORKOUT_TYPES
