@@ -13,7 +13,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,eval,cluster]'
+	$(PY) -m pip install --quiet -e '.[test,eval,cluster,bench]'
 	touch $@
 
 sample: venv

@@ -1,19 +1,19 @@
-"""Scale benchmark: the job on generated Parquet data at several user counts, against the engine's floor.
+"""Scale benchmark: the job at several user counts, with and without profiles, against DuckDB and the peer.
 
-    .venv/bin/python bench/scale.py                       # 100k, 1M, 5M and 10M users (minutes; a quiet machine)
+    .venv/bin/python bench/scale.py                       # 100k, 1M, 5M and 10M users (a quiet machine: minutes)
     .venv/bin/python bench/scale.py --users 100000        # one size
-    .venv/bin/python bench/scale.py --users 100000 --no-append --event-log
+    .venv/bin/python bench/scale.py --pairs 3 --write     # 3 alternating pairs per size; the table into BENCHMARKS.md
 
 For each size: generate the data once into data/bench/users_N (jobs/generate_data.py --format parquet,
-reused afterwards), run `./spark-submit.sh jobs/recommend.py` on it, then `./spark-submit.sh
-bench/floor_job.py` (scan sessions and feedback, count rows per workout), then the single-process
-peer `bench/pandas_peer.py` (the whole SPEC in pandas/numpy, written apart from the job) on the same
-data, whose results `bench/compare_outputs.py` compares with the job's (same workouts, same order,
-scores within 1e-9). All are timed from launch to exit (the Spark ones with JVM start, the same for
-both: each maps its class-data archive, see COLDSTART_CDS in spark-submit.sh; a run that writes the
-archive is run again), and the process tree's memory is sampled every 0.5 s. The peer is skipped when
-the machine's available memory is below what it would need (PEER_GIB_PER_MILLION_USERS, measured).
-The Markdown table goes to stdout and is appended to BENCHMARKS.md with the command and the machine.
+reused afterwards); run `./spark-submit.sh jobs/recommend.py` on it without SPEC §10's profiles
+(`--set profile.enabled=false`) and with them (the default), alternating when `--pairs` > 1; run DuckDB
+on the same Parquet (bench/duckdb_floor.py, 2 threads: the segment and per-workout counts, the job's
+heavy part without profiles); run the peer (`python -m peer`, the whole SPEC in pandas/numpy, written
+apart from the job) and compare its results with the job's (`python -m peer.compare --require-profiles`:
+same workouts, same order, scores within 1e-9, segments, flags and profiles). Everything is timed from
+launch to exit, JVM start included, and the process tree's memory is sampled every 0.5 s. The peer is
+skipped when the machine's available memory is below what it would need (PEER_GIB_PER_MILLION_USERS).
+The Markdown table goes to stdout; `--write` puts it into BENCHMARKS.md between the scale markers.
 """
 from __future__ import annotations
 
@@ -22,11 +22,12 @@ import json
 import os
 import platform
 import shlex
+import statistics
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,14 +39,14 @@ DEFAULT_USERS = (100_000, 1_000_000, 5_000_000, 10_000_000)
 SAMPLE_S = 0.5
 GENERATED_MARK = ".generated"  # written last: a directory without it is a half-written one
 QUIET_OPTS = "--conf spark.ui.showConsoleProgress=false"
-# what spark-submit.sh says when a run writes the class-data archive (see COLDSTART_CDS there)
-CDS_FIRST_RUN = "writing the driver's class-data archive"
+NO_PROFILES = ("--set", "profile.enabled=false")
 GIB = 1024**3
-# the peer's peak RSS per million users (measured: 1.2 GiB at 1M, 4.2 at 5M, 8.1 at 10M) and the
-# margin kept free beside it: a size whose need exceeds the available memory skips the peer
+# the peer's peak RSS per million users (measured: ~1.3 GiB at 1M, ~8 at 10M) and the margin kept
+# free beside it: a size whose need exceeds the available memory skips the peer
 PEER_GIB_PER_MILLION_USERS = 0.85
 PEER_BASE_GIB = 0.5
 PEER_MARGIN = 1.5
+BEGIN, END = "<!-- scale:begin -->", "<!-- scale:end -->"
 
 
 @dataclass
@@ -162,20 +163,94 @@ def count_rows(directory: Path, table: str) -> int:
 
 def submit_env(master: str, spark_opts: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "SPARK_HOME"}
-    # the floor's driver maps a class-data archive too (COLDSTART_CDS=on; the default archives only the
-    # main job), so that job / floor compares like with like
-    env.update(SPARK_MASTER=master, COLDSTART_SPARK_OPTS=f"{QUIET_OPTS} {spark_opts}".strip(), COLDSTART_CDS="on")
+    env.update(SPARK_MASTER=master, COLDSTART_SPARK_OPTS=f"{QUIET_OPTS} {spark_opts}".strip())
     return env
 
 
-def run_warm(cmd: list[str], env: dict[str, str], log_path: Path) -> Run:
-    """`run_measured`, again if that run was the one that wrote the driver's class-data archive:
-    the first run of a job on a machine pays for writing it (~20 s), later runs map it."""
-    run = run_measured(cmd, env, log_path)
-    if CDS_FIRST_RUN in log_path.read_text(errors="replace"):
-        print(f"{Path(cmd[1]).name} wrote its class-data archive; running it again", file=sys.stderr)
-        run = run_measured(cmd, env, log_path)
-    return run
+def run_peer(users: int, data: Path, job_out: Path, out: Path) -> tuple[Run | None, str]:
+    """The peer on `data` (None when it would not fit in memory), and the comparison's verdict."""
+    need = (PEER_BASE_GIB + PEER_GIB_PER_MILLION_USERS * users / 1e6) * PEER_MARGIN
+    available = meminfo_gib("MemAvailable")
+    if available < need:
+        return None, f"peer skipped: needs ~{need:.0f} GiB, {available:.0f} GiB available"
+    peer = run_measured([sys.executable, "-m", "peer", "--input", str(data), "--output", str(out / "peer")],
+                        dict(os.environ), out / "peer.log")
+    if peer.status != 0:
+        return peer, f"peer exited with {peer.status}"
+    compared = subprocess.run([sys.executable, "-m", "peer.compare", "--require-profiles", str(job_out),
+                               str(out / "peer")], capture_output=True, text=True, cwd=REPO)
+    return peer, compared.stdout.strip().splitlines()[0] if compared.stdout.strip() else compared.stderr.strip()
+
+
+def run_floor(data: Path, out: Path) -> tuple[Run, float | None]:
+    floor = run_measured([sys.executable, str(REPO / "bench" / "duckdb_floor.py"), "--input", str(data),
+                          "--threads", "2"], dict(os.environ), out / "floor.log")
+    inside = json.loads(floor.stdout.strip().splitlines()[-1])["floor_seconds"] if floor.status == 0 else None
+    return floor, inside
+
+
+@dataclass
+class Size:
+    users: int
+    sessions: int
+    feedback: int
+    without: list[Run] = field(default_factory=list)  # the job with profile.enabled=false
+    with_profiles: list[Run] = field(default_factory=list)
+    floor: Run | None = None
+    floor_inside: float | None = None
+    peer: Run | None = None
+    verdict: str = "peer not run"
+
+
+def bench_size(users: int, args: argparse.Namespace) -> Size:
+    data = ensure_data(args.data_dir, users)
+    out = args.output_dir / f"users_{users}"
+    out.mkdir(parents=True, exist_ok=True)
+    size = Size(users, count_rows(data, "sessions"), count_rows(data, "feedback"))
+    env = submit_env(args.master, args.spark_opts)
+    job = [str(REPO / "spark-submit.sh"), str(REPO / "jobs" / "recommend.py"), "--input", str(data)]
+    for i in range(args.pairs):
+        for profiles in ((False, True) if i % 2 == 0 else (True, False)):
+            name = "with" if profiles else "without"
+            run = run_measured([*job, "--output", str(out / name), *(() if profiles else NO_PROFILES)], env,
+                               out / f"job_{name}.log")
+            (size.with_profiles if profiles else size.without).append(run)
+            print(f"{users:,} users, profiles {'on' if profiles else 'off'}: {run.wall_s:.1f} s "
+                  f"(exit {run.status})", file=sys.stderr)
+    size.floor, size.floor_inside = run_floor(data, out)
+    if args.peer and size.with_profiles[-1].status == 0:
+        size.peer, size.verdict = run_peer(users, data, out / "with", out)
+    print(f"{users:,} users: {size.verdict}", file=sys.stderr)
+    return size
+
+
+def gib(n: int) -> str:
+    return f"{n / GIB:.2f} GiB"
+
+
+def mean_wall(runs: list[Run]) -> float | None:
+    ok = [r.wall_s for r in runs if r.status == 0]
+    return statistics.mean(ok) if len(ok) == len(runs) and ok else None
+
+
+def table(sizes: list[Size]) -> str:
+    lines = ["| users | sessions | job s, no profiles | job s, with profiles | with / without | job peak RSS "
+             "| DuckDB floor s | job (no profiles) / floor | peer s | peer peak RSS | job / peer | results equal |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :-- |"]
+    for s in sizes:
+        off, on = mean_wall(s.without), mean_wall(s.with_profiles)
+        floor = s.floor.wall_s if s.floor is not None and s.floor.status == 0 else None
+        peer = s.peer.wall_s if s.peer is not None and s.peer.status == 0 else None
+        peak = max((r.peaks.total for r in s.with_profiles), default=0)
+        cells = [f"{s.users:,}", f"{s.sessions:,}", f"{off:.1f}" if off else "failed", f"{on:.1f}" if on else "failed",
+                 f"{on / off:.2f}" if on and off else "-", gib(peak),
+                 f"{floor:.1f} ({s.floor_inside:.1f} inside)" if floor else "-",
+                 f"{off / floor:.2f}" if off and floor else "-",
+                 f"{peer:.1f}" if peer else "-", gib(s.peer.peaks.total) if peer else "-",
+                 f"{on / peer:.2f}" if on and peer else "-",
+                 "yes" if s.verdict.startswith("EQUAL") else s.verdict]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def meminfo_gib(field: str) -> float:
@@ -183,72 +258,6 @@ def meminfo_gib(field: str) -> float:
     kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
                if line.startswith(f"{field}:"))
     return kib / 1024**2
-
-
-def run_peer(users: int, data: Path, out: Path) -> tuple[Run | None, str]:
-    """The pandas peer on `data` (None when it would not fit in memory), and the comparison's verdict."""
-    need = (PEER_BASE_GIB + PEER_GIB_PER_MILLION_USERS * users / 1e6) * PEER_MARGIN
-    available = meminfo_gib("MemAvailable")
-    if available < need:
-        return None, f"peer skipped: needs ~{need:.0f} GiB, {available:.0f} GiB available"
-    peer = run_measured([sys.executable, "-m", "peer", "--input", str(data),
-                         "--output", str(out / "peer")], dict(os.environ), out / "peer.log")
-    if peer.status != 0:
-        return peer, f"peer exited with {peer.status}"
-    compared = subprocess.run([sys.executable, "-m", "peer.compare", str(out / "result"),
-                               str(out / "peer")], capture_output=True, text=True, cwd=REPO)
-    return peer, compared.stdout.strip().splitlines()[0] if compared.stdout.strip() else compared.stderr.strip()
-
-
-def bench_size(users: int, args: argparse.Namespace) -> dict:
-    data = ensure_data(args.data_dir, users)
-    sessions, feedback = count_rows(data, "sessions"), count_rows(data, "feedback")
-    out = args.output_dir / f"users_{users}"
-    out.mkdir(parents=True, exist_ok=True)
-    env = submit_env(args.master, args.spark_opts)
-    load_before = os.getloadavg()[0]
-    job = run_warm([str(REPO / "spark-submit.sh"), str(REPO / "jobs" / "recommend.py"),
-                    "--input", str(data), "--output", str(out / "result")], env, out / "job.log")
-    floor = run_warm([str(REPO / "spark-submit.sh"), str(REPO / "bench" / "floor_job.py"),
-                      "--input", str(data)], env, out / "floor.log")
-    peer, verdict = run_peer(users, data, out) if args.peer and job.status == 0 else (None, "peer not run")
-    print(f"{users:,} users: {verdict}", file=sys.stderr)
-    floor_scan = json.loads(floor.stdout.strip().splitlines()[-1])["floor_seconds"] if floor.status == 0 else None
-    for name, run in (("job", job), ("floor", floor)):
-        if run.status != 0:
-            print(f"{name} at {users:,} users exited with {run.status}; see {out / (name + '.log')}", file=sys.stderr)
-    return {"users": users, "sessions": sessions, "feedback": feedback, "job": job, "floor": floor,
-            "floor_scan_s": floor_scan, "peer": peer, "verdict": verdict,
-            "load": (load_before, os.getloadavg()[0])}
-
-
-def gib(n: int) -> str:
-    return f"{n / GIB:.2f} GiB"
-
-
-def table(rows: list[dict]) -> str:
-    lines = ["| users | sessions | job wall s | job CPU s | rows/s | peak RSS driver JVM | peak RSS python workers "
-             "| peak RSS total | floor s | floor scan s | job/floor | peer s | peer peak RSS | job/peer "
-             "| results equal | load 1-min before/after |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-             "| :-- | ---: |"]
-    for r in rows:
-        job, floor = r["job"], r["floor"]
-        job_s = f"{job.wall_s:.1f}" if job.status == 0 else f"failed ({job.status}) after {job.wall_s:.0f}"
-        floor_s = f"{floor.wall_s:.1f}" if floor.status == 0 else f"failed ({floor.status})"
-        rate = f"{(r['sessions'] + r['feedback']) / job.wall_s:,.0f}" if job.status == 0 else "-"
-        scan = f"{r['floor_scan_s']:.1f}" if r["floor_scan_s"] is not None else "-"
-        ratio = f"{job.wall_s / floor.wall_s:.2f}" if job.status == 0 and floor.status == 0 else "-"
-        peer = r["peer"]
-        peer_ok = peer is not None and peer.status == 0
-        peer_cells = ([f"{peer.wall_s:.1f}", gib(peer.peaks.total),
-                       f"{job.wall_s / peer.wall_s:.2f}" if job.status == 0 else "-"] if peer_ok else ["-", "-", "-"])
-        equal = "yes" if r["verdict"].startswith("EQUAL") else f"no: {r['verdict']}" if peer_ok else r["verdict"]
-        cells = [f"{r['users']:,}", f"{r['sessions']:,}", job_s, f"{job.cpu_s:.0f}", rate, gib(job.peaks.jvm),
-                 gib(job.peaks.python_workers), gib(job.peaks.total), floor_s, scan, ratio, *peer_cells, equal,
-                 f"{r['load'][0]:.1f} / {r['load'][1]:.1f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def machine() -> str:
@@ -259,52 +268,53 @@ def machine() -> str:
             f"{platform.release()}; {java}; Python {platform.python_version()}, pyspark {pyspark.__version__}")
 
 
-def report(rows: list[dict], args: argparse.Namespace) -> str:
+def report(sizes: list[Size], args: argparse.Namespace) -> str:
     command = " ".join(shlex.quote(a) for a in [".venv/bin/python", "bench/scale.py", *sys.argv[1:]])
-    return (f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
-            f"- command: `{command}` (master `{args.master}`, driver settings of conf/spark-defaults.conf"
-            f"{', extra: ' + args.spark_opts if args.spark_opts else ''})\n"
-            f"- machine: {machine()}\n\n{table(rows)}\n")
+    pairs = f"; job times are means of {args.pairs} alternating runs" if args.pairs > 1 else ""
+    return (f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `{command}` (master `{args.master}`, "
+            f"conf/spark-defaults.conf{', extra: ' + args.spark_opts if args.spark_opts else ''}{pairs}) "
+            f"on {machine()}.\n\n{table(sizes)}\n")
+
+
+def write_benchmarks(text: str) -> None:
+    """Replace the table between the scale markers of BENCHMARKS.md."""
+    path = REPO / "BENCHMARKS.md"
+    page = path.read_text()
+    if BEGIN not in page or END not in page:
+        raise SystemExit(f"{path}: no {BEGIN} ... {END} section to replace")
+    head, rest = page.split(BEGIN, 1)
+    path.write_text(f"{head}{BEGIN}\n{text}{END}{rest.split(END, 1)[1]}")
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, nargs="+", default=list(DEFAULT_USERS), help="user counts to run")
+    parser.add_argument("--pairs", type=int, default=1, help="runs of the job per setting, alternating")
     parser.add_argument("--data-dir", type=Path, default=REPO / "data" / "bench")
     parser.add_argument("--output-dir", type=Path, default=REPO / "output" / "bench")
     parser.add_argument("--master", default="local[*]")
     parser.add_argument("--spark-opts", default="", help="extra spark-submit options (COLDSTART_SPARK_OPTS)")
-    parser.add_argument("--event-log", action="store_true",
-                        help="write Spark event logs to OUTPUT_DIR/events (for the history server)")
     parser.add_argument("--no-peer", dest="peer", action="store_false",
-                        help="skip the pandas peer (bench/pandas_peer.py) and the comparison of results")
-    parser.add_argument("--no-append", action="store_true", help="print the table only, leave BENCHMARKS.md alone")
-    args = parser.parse_args()
-    if args.event_log:
-        events = args.output_dir / "events"
-        events.mkdir(parents=True, exist_ok=True)
-        args.spark_opts += f" --conf spark.eventLog.enabled=true --conf spark.eventLog.dir=file://{events}"
-        args.spark_opts = args.spark_opts.strip()
-    return args
+                        help="skip the peer (python -m peer) and the comparison of results")
+    parser.add_argument("--write", action="store_true", help="put the table into BENCHMARKS.md")
+    return parser.parse_args()
 
 
 def main() -> int:
     args = parse_args()
-    rows = [bench_size(users, args) for users in args.users]
-    text = report(rows, args)
+    sizes = [bench_size(users, args) for users in args.users]
+    text = report(sizes, args)
     print(text)
-    if not args.no_append:
-        path = REPO / "BENCHMARKS.md"
-        with open(path, "a") as fh:
-            fh.write(("\n" if path.exists() and path.stat().st_size else "") + text)
-        print(f"appended to {path}", file=sys.stderr)
-    ran_ok = all(r["job"].status == 0 and r["floor"].status == 0 for r in rows)
+    if args.write:
+        write_benchmarks(text)
+        print("written to BENCHMARKS.md", file=sys.stderr)
+    failed = [s.users for s in sizes if mean_wall(s.without) is None or mean_wall(s.with_profiles) is None]
     # a peer that ran and disagrees with the job is a failed benchmark, whatever the times
-    disagree = [r["users"] for r in rows if r["peer"] is not None and not r["verdict"].startswith("EQUAL")]
-    if disagree:
-        print(f"the peer failed or its results differ from the job's at {disagree} users: see output/bench",
+    disagree = [s.users for s in sizes if s.peer is not None and not s.verdict.startswith("EQUAL")]
+    if failed or disagree:
+        print(f"job failures at {failed}, results different from the peer's at {disagree}: see output/bench",
               file=sys.stderr)
-    return 0 if ran_ok and not disagree else 1
+    return 0 if not failed and not disagree else 1
 
 
 if __name__ == "__main__":
