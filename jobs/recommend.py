@@ -75,7 +75,9 @@ def new_run_id() -> str:
 
 def print_summary(report: dict[str, Any], recommendations: pa.Table, output: str) -> None:
     """The counts, then the first few segments of `recommendations` (sorted by segment_key, rank)."""
-    results = (f"{report['recommendations']} recommendations in {report['segments']} segments, "
+    profiles = (f", {report['profile_recommendations']} in {report['profiles']} profiles"
+                if "profiles" in report else "")
+    results = (f"{report['recommendations']} recommendations in {report['segments']} segments{profiles}, "
                f"{report['instructor_flags']} instructor flags")
     print(f"\n{results} -> {' and '.join(report['sinks'])}; run_report.json and rejects/ in {output}")
     print(f"as_of {report['as_of']}; rows rejected: "
