@@ -26,8 +26,8 @@ def rerank(scored_df: DataFrame, vectors: TagVectors, mmr: Mmr) -> DataFrame:
     """Top `mmr.k` per segment after the diversity rerank, with `rank` and `mmr_score`.
 
     The pandas UDF is grouped by workout type, and each call reranks that type's segments one
-    by one: every call of a grouped UDF costs ~6 ms of Arrow and pandas set-up, which for one
-    call per segment was most of the stage (144 segments: 1.46 s warm, against 0.2 s by type).
+    by one: every call of a grouped UDF pays for Arrow and pandas set-up, which with one call
+    per segment was most of the stage.
     A type's segments share their candidates, so no group is larger than segment codes x the
     type's workouts.
     """
