@@ -164,10 +164,9 @@ class EventCounts:
         if "engagement" not in self.frame:
             return None
         rows = self.frame.loc[self.frame["dataset"] == PROFILE_DATASET, list(ENGAGEMENT_COLUMNS)]
-        # the keys are never null on these rows: plain numpy types, as `profile_engagement` collects them
-        plain = {c: "int64" for c in ("al_code", "workout_id", "type_set") if isinstance(rows[c].dtype, pd.Int64Dtype)
-                 or isinstance(rows[c].dtype, pd.Int32Dtype)}
-        return rows.astype(plain).reset_index(drop=True)
+        # keys never null on these rows: plain integers (type_set is a list of indices past 63 types)
+        keys = [c for c in ("al_code", "workout_id", "type_set") if rows[c].dtype != object]
+        return rows.astype(dict.fromkeys(keys, "int64")).reset_index(drop=True)
 
     def accepted_counts(self, table: str) -> pd.DataFrame:
         """Engagement counts of the accepted events up to as_of, keyed by (workout, age-level code),

@@ -363,12 +363,15 @@ def test_paired_interval_by_hand():
     assert paired_interval(a, b, seed=9) == paired_interval(a, b, seed=9)
 
 
-def test_profile_lists_are_the_jobs_lists_on_the_training_input(spark, tmp_path, tiny, cuts, catalog_local):
+# the job counts §10's engagement in its event query, the evaluation on its own: with and without recency
+@pytest.mark.parametrize("overrides", [{}, {"profile.recency_half_life_days": 30}])
+def test_profile_lists_are_the_jobs_lists_on_the_training_input(spark, tmp_path, tiny, cuts, catalog_local,
+                                                                 overrides):
     """The evaluation's profile list for each test user's profile equals the job's list for that
     profile, run on the same training input (the data without the new users, as_of = T)."""
     _, test = cuts
     vectors = tag_vectors(catalog_local)
-    cfg = Config()
+    cfg = Config().with_overrides(overrides)
     pcut = profile_cut(tiny, test, [cfg], catalog_local, vectors, cfg, Stages())
     lists = target_lists(pcut, [cfg], k=cfg.mmr.k)
     new = {"4", "5"}
