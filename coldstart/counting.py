@@ -20,7 +20,6 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from coldstart.membership import UserGroup
-from coldstart.profiles import ENGAGEMENT_COLUMNS
 from coldstart.validation import RAW_PROFILE, Validated, reason_name, with_user_profile
 
 COUNT_KEYS = ("workout_id", "al_code")
@@ -28,7 +27,6 @@ EVENT_KEYS = ("reason", "after_as_of", *COUNT_KEYS)
 # `reason` of accepted rows while they are grouped (no reason code is negative)
 ACCEPTED_KEY = -1
 EVENT_TABLES = ("sessions", "feedback")
-PROFILE_DATASET = "profile"
 SESSION_COUNTS = ("views", "completions", "part_views", "part_completions")
 FEEDBACK_COUNTS = ("feedbacks", "likes", "part_feedbacks", "part_likes")
 # per event table: its four counts (segment events and positives, all events and positives), its
@@ -159,15 +157,6 @@ class EventCounts:
         latest = self._accepted("sessions")["last_micros"].max()
         return None if pd.isna(latest) else int(latest)
 
-    def profile_rows(self) -> pd.DataFrame | None:
-        """The §10 engagement rows counted with the events (None: not asked for)."""
-        if "engagement" not in self.frame:
-            return None
-        rows = self.frame.loc[self.frame["dataset"] == PROFILE_DATASET, list(ENGAGEMENT_COLUMNS)]
-        # keys never null on these rows: plain integers (type_set is a list of indices past 63 types)
-        keys = [c for c in ("al_code", "workout_id", "type_set") if rows[c].dtype != object]
-        return rows.astype(dict.fromkeys(keys, "int64")).reset_index(drop=True)
-
     def accepted_counts(self, table: str) -> pd.DataFrame:
         """Engagement counts of the accepted events up to as_of, keyed by (workout, age-level code),
         with the columns of `count_frame_dtypes`."""
@@ -179,18 +168,9 @@ class EventCounts:
         return counted[list(dtypes)].astype(dtypes).reset_index(drop=True)
 
 
-def count_events(sessions_df: DataFrame, feedback_df: DataFrame, as_of_micros: int | None,
-                 profile_rows: DataFrame | None = None) -> EventCounts:
-    """Both event tables (validated, with membership) counted in one query, collected.
-
-    `profile_rows` (SPEC §10's engagement, from the same validated events) join that query as
-    the dataset "profile": one plan builds the users' broadcast and the duplicate search once
-    for both (Spark reuses an exchange that occurs twice in a plan).
-    """
+def count_events(sessions_df: DataFrame, feedback_df: DataFrame, as_of_micros: int | None) -> EventCounts:
+    """Both event tables (validated, with membership) counted in one query, collected."""
     frames = [_table_counts(df, table, as_of_micros) for df, table in ((sessions_df, "sessions"),
                                                                        (feedback_df, "feedback"))]
-    counted = frames[0].unionByName(frames[1])
-    if profile_rows is not None:
-        counted = counted.unionByName(profile_rows.withColumn("dataset", F.lit(PROFILE_DATASET)),
-                                      allowMissingColumns=True)
-    return EventCounts(counted.toArrow().to_pandas(types_mapper=_PANDAS_TYPES.get))
+    collected = frames[0].unionByName(frames[1]).toArrow()
+    return EventCounts(collected.to_pandas(types_mapper=_PANDAS_TYPES.get))

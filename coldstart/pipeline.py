@@ -125,21 +125,16 @@ def cut_events(inputs: ValidatedInputs, table: str, exclude_users: DataFrame | N
 
 
 def count_cut(inputs: ValidatedInputs, as_of_micros: int | None, stages: Stages,
-              exclude_users: DataFrame | None = None, profile: Profile | None = None) -> EventCounts:
+              exclude_users: DataFrame | None = None) -> EventCounts:
     """The event counts up to as_of (SPEC §3-4), without the events of `exclude_users` (user_id).
 
-    The job counts everything; the evaluation passes its time cut and its new users. With
-    `profile`, SPEC §10's engagement up to the same cut is computed in the same query
-    (`EventCounts.profile_rows`).
+    The job counts everything; the evaluation passes its time cut and its new users.
     """
     with stages.stage("count_events"):
-        events = [cut_events(inputs, name, exclude_users) for name in EVENT_TABLES]
-        profile_rows = None if profile is None else profile_engagement(*events, as_of_micros, inputs.codes, profile)
-        counts = count_events(*(with_segment(df, inputs.codes) for df in events), as_of_micros, profile_rows)
+        tables = [with_segment(cut_events(inputs, name, exclude_users), inputs.codes) for name in EVENT_TABLES]
+        counts = count_events(*tables, as_of_micros)
         for name in EVENT_TABLES:
             stages.count(f"{name}_counted", counts.rows(name))
-        if profile is not None:
-            stages.count("profile_engagement", len(counts.profile_rows()))
     return counts
 
 
@@ -209,10 +204,7 @@ def run(raw: RawInputs, cfg: Config, stages: Stages | None = None) -> PipelineRe
     stages = stages or Stages()
     inputs = validate_inputs(raw, cfg, stages)
     as_of_micros = parse_as_of(cfg.as_of) if cfg.as_of else None
-    # §10's engagement is counted with the events, up to the same cut (the default as_of, the
-    # latest session, cuts nothing); its recency weights need as_of first, so they come after
-    with_counts = cfg.profile.enabled and (cfg.profile.recency_half_life_days == 0 or as_of_micros is not None)
-    events = count_cut(inputs, as_of_micros, stages, profile=cfg.profile if with_counts else None)
+    events = count_cut(inputs, as_of_micros, stages)
     counts = reject_counts(inputs, events)
     report: dict[str, Any] = {"inputs": raw.paths, "rows": counts,
                               "rejects": {n: c["reasons"] for n, c in counts.items()}, "config": cfg.to_dict()}
@@ -245,7 +237,7 @@ def run(raw: RawInputs, cfg: Config, stages: Stages | None = None) -> PipelineRe
     if cfg.profile.enabled:
         cut = parse_as_of(cfg.as_of) if cfg.as_of else None  # the default as_of cuts nothing (see counting)
         profile_lists = recommend_for_profiles(inputs, cut, as_of_micros, workouts_df, catalog_local, vectors, cfg,
-                                               stages, events.profile_rows())
+                                               stages)
         report["profiles"] = stages.rows["profiles"]
         report["profile_recommendations"] = stages.rows["profile_recommendations"]
     report["timings"] = stages.timings
@@ -264,29 +256,24 @@ def profile_catalog(workouts_df: DataFrame, catalog: pd.DataFrame, codes: Codes,
 
 
 def engagement_of(inputs: ValidatedInputs, cut_micros: int | None, as_of_micros: int | None, settings: Profile,
-                  catalog: Catalog, stages: Stages, exclude_users: DataFrame | None = None,
-                  rows: pd.DataFrame | None = None) -> Engagement:
+                  catalog: Catalog, stages: Stages, exclude_users: DataFrame | None = None) -> Engagement:
     """SPEC §10's training side: every source profile's engagement with each workout, up to the cut
-    (None: no cut), without the events of `exclude_users` (the evaluation's new users); `rows`:
-    already counted (`EventCounts.profile_rows`)."""
-    if rows is None:
-        with stages.stage("profile_engagement"):
-            sessions, feedback = (cut_events(inputs, name, exclude_users) for name in EVENT_TABLES)
-            # bounded by profiles x workouts: collected
-            rows = profile_engagement(sessions, feedback, cut_micros, inputs.codes, settings,
-                                      as_of_micros).toPandas()
-            stages.count("profile_engagement", len(rows))
+    (None: no cut), without the events of `exclude_users` (the evaluation's new users)."""
+    with stages.stage("profile_engagement"):
+        sessions, feedback = (cut_events(inputs, name, exclude_users) for name in EVENT_TABLES)
+        # bounded by profiles x workouts: collected
+        rows = profile_engagement(sessions, feedback, cut_micros, inputs.codes, settings, as_of_micros).toPandas()
+        stages.count("profile_engagement", len(rows))
     return engagement_matrices(rows, inputs.codes, catalog.workout_ids)
 
 
 def recommend_for_profiles(inputs: ValidatedInputs, cut_micros: int | None, as_of_micros: int | None,
                            workouts_df: DataFrame, catalog: pd.DataFrame, vectors: TagVectors, cfg: Config,
-                           stages: Stages, engagement_rows: pd.DataFrame | None = None) -> DataFrame:
+                           stages: Stages) -> DataFrame:
     """SPEC §10: every profile's list (`profiles.PROFILE_RECOMMENDATION_COLUMNS`), cached."""
     codes = inputs.codes
     profile_catalog_ = profile_catalog(workouts_df, catalog, codes, as_of_micros, vectors, cfg)
-    engagement = engagement_of(inputs, cut_micros, as_of_micros, cfg.profile, profile_catalog_, stages,
-                               rows=engagement_rows)
+    engagement = engagement_of(inputs, cut_micros, as_of_micros, cfg.profile, profile_catalog_, stages)
     with stages.stage("profiles"):
         found = targets(inputs.users.groups, codes)
         stages.count("profiles", len(found))
