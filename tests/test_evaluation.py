@@ -363,7 +363,7 @@ def test_paired_interval_by_hand():
     assert paired_interval(a, b, seed=9) == paired_interval(a, b, seed=9)
 
 
-# the job counts §10's engagement in its event query, the evaluation on its own: with and without recency
+# with and without recency (the job's as_of is the evaluation's cut, so both weigh the same ages)
 @pytest.mark.parametrize("overrides", [{}, {"profile.recency_half_life_days": 30}])
 def test_profile_lists_are_the_jobs_lists_on_the_training_input(spark, tmp_path, tiny, cuts, catalog_local,
                                                                  overrides):
