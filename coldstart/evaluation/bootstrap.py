@@ -37,6 +37,7 @@ def ndcg_intervals(lists_df: DataFrame, relevant_df: DataFrame, k: int, pairs: S
     """INTERVAL_COLUMNS for each (method, baseline) pair: nDCG@k of method minus baseline's, over the
     users with a relevant item."""
     methods = sorted({m for pair in pairs for m in pair})
+    # one nDCG per evaluated user and method, collected for the resampling: bounded by the new users
     per_user = (judged(lists_df.filter(lists_df["method"].isin(methods)), relevant_df, k)
                 .select("method", "user_id", "ndcg").toPandas()
                 .pivot(index="user_id", columns="method", values="ndcg"))

@@ -154,6 +154,7 @@ def evaluate(data: EvalData, cfg: Config, stages: Stages | None = None) -> Evalu
         t0, t = cutoffs(firsts, cfg.eval)
         validation = make_cut("validation", data, firsts, t0, t, cfg.eval.horizon_days, stages)
         test = make_cut("test", data, firsts, t, None, cfg.eval.horizon_days, stages)
+        # on the driver for the candidates and the TF-IDF, as in the job: bounded by the catalog
         catalog_local = catalog.select("workout_id", "workout_type", "tags").toPandas()
         vectors = tag_vectors(catalog_local)
         catalog_size = len(catalog_local)
