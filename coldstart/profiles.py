@@ -119,16 +119,23 @@ class Target:
     types: tuple[int, ...]
 
 
+def target_of(codes: Codes, age_group: str, fitness_level: str, preferred_types: Iterable[str]) -> Target | None:
+    """A user's profile: their age-level code and the catalog's types among theirs, sorted (None: no such type)."""
+    types = tuple(sorted({codes.types.index(t) for t in preferred_types if t in codes.types}))
+    return Target(codes.al_code_of(age_group, fitness_level), types) if types else None
+
+
+def sorted_targets(found: Iterable[Target | None]) -> list[Target]:
+    """Distinct targets by age-level code, then types: the order the UDF's blocks and the outputs use."""
+    return sorted({t for t in found if t is not None}, key=lambda t: (t.al_code, t.types))
+
+
 def targets(groups: Iterable[UserGroup], codes: Codes) -> list[Target]:
     """Every distinct profile of the accepted users, and every single-type profile of the segment universe."""
-    found = set()
-    for g in groups:
-        types = tuple(sorted(codes.types.index(t) for t in set(g.preferred_types) if t in codes.types))
-        if types:
-            found.add(Target(codes.al_code_of(g.age_group, g.fitness_level), types))
-    found |= {Target(al_code, (t,)) for (al_code, _, _), t in itertools.product(codes.age_level_pairs(),
-                                                                                 range(len(codes.types)))}
-    return sorted(found, key=lambda t: (t.al_code, t.types))
+    users = (target_of(codes, g.age_group, g.fitness_level, g.preferred_types) for g in groups)
+    singles = (Target(al_code, (t,)) for (al_code, _, _), t in itertools.product(codes.age_level_pairs(),
+                                                                                range(len(codes.types))))
+    return sorted_targets(itertools.chain(users, singles))
 
 
 def profile_key(codes: Codes, target: Target) -> str:

@@ -91,9 +91,13 @@ def print_summary(report: dict[str, Any], recommendations: pa.Table, output: str
             segment = r["segment_key"]
             print(f"\n  {segment}")
         print(f"    {r['rank']}. workout {r['workout_id']:>6}  score {r['score']:.4f}  "
-              f"(completion {r['p_completion']:.2f}, like {r['p_like']:.2f}, {r['views']} views, "
-              f"{r['days_old']:.0f} days old)")
+              f"(completion {r['p_completion']:.2f}, like {r['p_like']:.2f}, {counted(r['views'], 'view')}, "
+              f"{counted(round(r['days_old']), 'day')} old)")
     print()
+
+
+def counted(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def database_writer(args: argparse.Namespace, cfg: Config) -> sinks.DatabaseWriter | None:

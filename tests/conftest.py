@@ -26,7 +26,19 @@ TEST_SPARK_CONF = {
     "spark.driver.memory": "2g",
     # test frames are tiny: the JIT's optimising tier costs more CPU than it saves
     "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+    # and so do compiling each query's generated code (Janino) and re-planning it at every stage
+    # (adaptive execution): the tests in this session run the same queries interpreted and
+    # statically planned, as Spark's own suites also do; results do not depend on either.
+    # Jobs started with spark-submit (the end-to-end, CLI and cluster tests) run with codegen and AQE.
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+    "spark.sql.adaptive.enabled": "false",
 }
+
+
+def submit_args() -> str:
+    """PYSPARK_SUBMIT_ARGS for a job started as a subprocess that should run as this session does."""
+    return " ".join(f"--conf {key}={value}" for key, value in TEST_SPARK_CONF.items()) + " pyspark-shell"
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import pytest
 
 from coldstart import sinks, synthetic
 from coldstart.fs import HadoopFs
+from tests.conftest import submit_args
 from tests.helpers import REPO, load_job
 
 recommend_job = load_job("recommend")
@@ -140,11 +141,8 @@ def test_kill_9_mid_write_leaves_previous_outputs(spark, small_inputs, previous_
     before = snapshot(out)
 
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1",
-           "SPARK_CONF_DIR": str(REPO / "conf"),
-           # tiny inputs: the JIT's first tier only and two shuffle partitions, as in the tests' own
-           # session (conftest.py)
-           "PYSPARK_SUBMIT_ARGS": "--conf spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1"
-                                  " --conf spark.sql.shuffle.partitions=2 pyspark-shell"}
+           # tiny inputs: run as the tests' own session does (conftest.py)
+           "SPARK_CONF_DIR": str(REPO / "conf"), "PYSPARK_SUBMIT_ARGS": submit_args()}
     # SPEC §10's lists are not what this test is about: without them the job reaches its write sooner
     args = ["--input", str(small_inputs), "--output", str(out), "--set", "mmr.k=3", "--set", "profile.enabled=false"]
     proc = subprocess.Popen([sys.executable, str(REPO / "jobs" / "recommend.py"), *args],

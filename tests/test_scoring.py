@@ -141,7 +141,8 @@ def base_df(spark):
 
 
 def test_beta_prior(spark, base_df):
-    actual = with_smoothed_rates(base_df, Smoothing(prior="beta")).select("workout_id", "p_completion", "p_like")
+    actual = with_smoothed_rates(base_df, Smoothing(prior="beta")).select(
+        "workout_id", "p_completion", "p_like").orderBy("workout_id")
     expected = spark.createDataFrame(
         [
             (1, (1 + 2) / (2 + 4), (3 + 2) / (4 + 4)),  # 0.5, 0.625
@@ -155,7 +156,7 @@ def test_beta_prior(spark, base_df):
 
 def test_hierarchical_prior(spark, base_df):
     actual = with_smoothed_rates(base_df, Smoothing(prior="hierarchical")).select(
-        "workout_id", "p_completion", "p_like")
+        "workout_id", "p_completion", "p_like").orderBy("workout_id")
     # w1: mu_c = (2+2)/(3+4) = 4/7, p_c = (1 + 4*4/7)/(2+4) = 23/42
     #     mu_l = (2+2)/(10+4) = 2/7, p_l = (3 + 4*2/7)/(4+4) = 29/56
     # w2: mu_c = (1+2)/(1+4) = 3/5, p_c = (1 + 4*3/5)/(1+4) = 17/25; mu_l = 1/2, p_l = (0 + 2)/4 = 1/2
@@ -166,7 +167,7 @@ def test_hierarchical_prior(spark, base_df):
 
 
 def test_views_norm_and_type_views_norm(spark, base_df):
-    actual = with_views_norm(base_df).select("workout_id", "views_norm", "type_views_norm")
+    actual = with_views_norm(base_df).select("workout_id", "views_norm", "type_views_norm").orderBy("workout_id")
     # s1: v = 2, 1 -> 1, 1/2; V = 3, 1 -> 1, 1/3. s2: max is 0 -> 0
     expected = spark.createDataFrame([(1, 1.0, 1.0), (2, 0.5, 1 / 3), (3, 0.0, 0.0)], actual.columns)
     assert_approx_df_equality(actual, expected, 1e-12, ignore_nullable=True)

@@ -27,7 +27,7 @@ from coldstart.lookup import SEGMENT_SEPARATOR, TYPE_SEPARATOR
 from coldstart.mmr import TagVectors
 from coldstart.pipeline import candidate_table, engagement_of, profile_catalog
 from coldstart.profile_model import Catalog, Engagement, Similar, Weights, candidates_of, jaccard_power, rank_target
-from coldstart.profiles import Target, profile_key, weights_of
+from coldstart.profiles import Target, profile_key, sorted_targets, target_of, weights_of
 from coldstart.progress import Stages
 
 
@@ -68,9 +68,8 @@ def profile_cut(data: EvalData, cut: Cut, cfgs: Sequence[Config], catalog_local:
     # the evaluated users' distinct profiles: bounded by profiles
     rows = cut.users.select("age_group", "fitness_level", F.array_intersect(
         "preferred_types", string_array(codes.types)).alias("types")).distinct().collect()
-    found = {Target(codes.al_code_of(r["age_group"], r["fitness_level"]),
-                    tuple(sorted(codes.types.index(t) for t in r["types"]))) for r in rows if r["types"]}
-    return ProfileCut(codes, sorted(found, key=lambda t: (t.al_code, t.types)), catalog, engagement)
+    found = sorted_targets(target_of(codes, r["age_group"], r["fitness_level"], r["types"]) for r in rows)
+    return ProfileCut(codes, found, catalog, engagement)
 
 
 def _weights(cfg: Config, k: int) -> Weights:
