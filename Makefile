@@ -25,11 +25,11 @@ run: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
-# two pytest workers (pytest-xdist), each test file in one of them (its module fixtures built once):
-# much of a Spark test is JVM start-up and single-task stages, so two overlap well on two cores
+# two pytest workers (pytest-xdist), each test file in one of them (its module fixtures built once),
+# the files in the order tests/conftest.py gives them (slowest first), not by their number of tests
 PYTEST_WORKERS ?= 2
 test: lint
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 clean:
 	rm -rf build output .pytest_cache

@@ -110,5 +110,5 @@ def test_injected_bad_rows_are_counted_and_change_no_recommendation(spark, tmp_p
         assert recommend_job.main(["--input", str(tmp_path / name), "--output", str(tmp_path / f"out_{name}")]) == 0
     report = json.loads((tmp_path / "out_dirty" / "run_report.json").read_text())
     assert report["rejects"] == injected
-    for name in ("segment_recommendations.csv", "instructor_flags.csv"):
+    for name in ("segment_recommendations.csv", "profile_recommendations.csv", "instructor_flags.csv"):
         assert (tmp_path / "out_dirty" / name).read_text() == (tmp_path / "out_clean" / name).read_text()
