@@ -15,6 +15,9 @@ os.environ.pop("SPARK_HOME", None)
 os.environ["TZ"] = "UTC"
 time.tzset()  # a stale SPARK_HOME would win over the venv's pyspark
 
+# short-lived JVMs on tiny data (this session, and the jobs tests start as subprocesses): the
+# JIT's optimising tier (C2) costs more CPU than it saves
+QUICK_JIT = "-XX:TieredStopAtLevel=1"
 # small shuffles: test frames have a handful of rows
 TEST_SPARK_CONF = {
     "spark.master": "local[2]",
@@ -25,13 +28,12 @@ TEST_SPARK_CONF = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.driver.memory": "2g",
-    # test frames are tiny: the JIT's optimising tier costs more CPU than it saves
-    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
-    # and so do compiling each query's generated code (Janino) and re-planning it at every stage
-    # (adaptive execution): the tests in this session run the same queries interpreted and
-    # statically planned, as Spark's own suites also do; results do not depend on either. The
-    # cluster test's job (spark-submit.sh) and the MySQL CLI tests' jobs keep Spark's defaults
-    # (codegen and AQE on): the cluster test compares that run with this session's.
+    "spark.driver.extraJavaOptions": QUICK_JIT,
+    # compiling each query's generated code (Janino) and re-planning it at every stage (adaptive
+    # execution) cost more than they save here too: this session runs the same queries
+    # interpreted and statically planned, as Spark's own suites also do; results do not depend
+    # on either. The cluster test's job (spark-submit.sh) and the MySQL CLI tests' jobs keep
+    # Spark's defaults (codegen and AQE on): the cluster test compares that run with this session's.
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",
     "spark.sql.adaptive.enabled": "false",

@@ -30,6 +30,7 @@ import pyspark
 import pytest
 
 from coldstart import synthetic
+from tests.conftest import QUICK_JIT
 from tests.helpers import REPO, load_job
 
 pytestmark = pytest.mark.cluster
@@ -39,8 +40,6 @@ MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 APP_NAME = "coldstart-recommend"
 WORKER_CORES, WORKER_MEMORY = "2", "2g"
-# short-lived JVMs on tiny data: the C2 compiler's work never pays back (C1 only: ~40% less CPU)
-QUICK_JIT = "-XX:TieredStopAtLevel=1"
 # the machine is shared: a small driver, an executor that fits the worker, and as many shuffle
 # partitions as cores (300 users), as in the suite's local session
 JOB_OPTS = ("--driver-memory 1g --conf spark.executor.memory=1g --conf spark.sql.shuffle.partitions=2"

@@ -25,7 +25,7 @@ from coldstart import mysql
 from coldstart.config import Config, Mysql
 from coldstart.jdbc import Jdbc, MysqlError, connection, redact_url
 from coldstart.pipeline import PipelineResult
-from tests.conftest import MARIADB_JDBC_JAR
+from tests.conftest import MARIADB_JDBC_JAR, QUICK_JIT
 from tests.mariadb_server import MariaDbServer, ServerUnavailable, free_port, start_server
 
 REPO = Path(__file__).resolve().parent.parent
@@ -301,9 +301,8 @@ def test_flags_ids_are_bigint_and_an_older_text_column_still_takes_them(spark: S
 def _run_job(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     """`python jobs/recommend.py` with the driver jar, as spark-submit.sh would add it (its build step
     shares one zip between concurrent runs, so two jobs are not started through it at once here)."""
-    # a short-lived JVM: C1 only, as in the suite's session (conftest.py)
     submit_args = (f"--jars {MARIADB_JDBC_JAR} --driver-memory {JOB_DRIVER_MEMORY}"
-                   " --driver-java-options -XX:TieredStopAtLevel=1 pyspark-shell")
+                   f" --driver-java-options {QUICK_JIT} pyspark-shell")
     return subprocess.Popen(
         [sys.executable, str(REPO / "jobs" / "recommend.py"), *args], cwd=REPO,
         env={**os.environ, "PYSPARK_SUBMIT_ARGS": submit_args, "SPARK_CONF_DIR": str(REPO / "conf"), **env},
