@@ -13,7 +13,9 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,eval,cluster,bench]'
+	# --no-compile: a module is byte-compiled when first imported; compiling all of pyspark, pandas
+	# and scikit-learn up front was half of a fresh clone's venv build
+	$(PY) -m pip install --quiet --no-compile -e '.[test,eval,cluster,bench]'
 	touch $@
 
 sample: venv
