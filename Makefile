@@ -13,9 +13,11 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# --no-compile: a module is byte-compiled when first imported; compiling all of pyspark, pandas
-	# and scikit-learn up front was half of a fresh clone's venv build
+	# byte-compiled here on both cores, the packages' own test suites left out (pip would compile
+	# everything on one core: ~15 s of a fresh clone's build); compiled, since PYTHONDONTWRITEBYTECODE
+	# would otherwise make every Python process of the tests compile what it imports again
 	$(PY) -m pip install --quiet --no-compile -e '.[test,eval,cluster,bench]'
+	$(PY) -m compileall -q -j 0 -x '/tests?/' $(VENV)/lib >/dev/null
 	touch $@
 
 sample: venv
