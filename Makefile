@@ -13,9 +13,9 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# byte-compiled here on both cores, the packages' own test suites left out (pip would compile
-	# everything on one core: ~15 s of a fresh clone's build); compiled, since PYTHONDONTWRITEBYTECODE
-	# would otherwise make every Python process of the tests compile what it imports again
+	# byte-compiled here on both cores, the packages' own test suites left out (pip compiles everything
+	# on one core: ~15 s of a fresh clone's build). Not left to first import: where PYTHONDONTWRITEBYTECODE
+	# is set (as on our machines), each of the tests' Python processes would compile its imports again.
 	$(PY) -m pip install --quiet --no-compile -e '.[test,eval,cluster,bench]'
 	$(PY) -m compileall -q -j 0 -x '/tests?/' $(VENV)/lib >/dev/null
 	touch $@

@@ -188,8 +188,8 @@ def run_floor(data: Path, out: Path) -> tuple[Run, dict[str, float]]:
     """DuckDB's counts and, timed apart, its SPEC §10 training side (seconds inside the process)."""
     floor = run_measured([sys.executable, str(REPO / "bench" / "duckdb_floor.py"), "--input", str(data),
                           "--threads", "2", "--profiles"], dict(os.environ), out / "floor.log")
-    inside = json.loads(floor.stdout.strip().splitlines()[-1]) if floor.status == 0 else {}
-    return floor, inside
+    printed = json.loads(floor.stdout.strip().splitlines()[-1]) if floor.status == 0 else {}
+    return floor, {k: float(printed[k]) for k in ("floor_seconds", "profile_seconds") if k in printed}
 
 
 @dataclass
