@@ -99,6 +99,7 @@ class Eval:
     horizon_days: float = 30.0
     k: int = 5
     seed: int = 42
+    ridge_l2: float = 1.0  # the `ridge` baseline's penalty
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,8 @@ def _check(cfg: Config) -> None:
         raise ConfigError("mmr.k and mmr.pool_size must be >= 1")
     if not 0.0 <= cfg.mmr.lambda_ <= 1.0:
         raise ConfigError("mmr.lambda must be in [0, 1]")
+    if cfg.eval.ridge_l2 <= 0:
+        raise ConfigError("eval.ridge_l2 must be > 0")
     if cfg.mysql.read_partitions < 1:
         raise ConfigError("mysql.read_partitions must be >= 1")
     p = cfg.profile

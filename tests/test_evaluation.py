@@ -13,8 +13,10 @@ from pyspark.ml.evaluation import RankingEvaluator
 from pyspark.sql import functions as F
 
 from coldstart import pipeline
+from coldstart.codes import Codes
 from coldstart.config import Config, ConfigError, Eval, load_config
 from coldstart.evaluation.bootstrap import paired_interval
+from coldstart.evaluation.learned import fit, profile_users, ridge_cut, ridge_lists, top_k
 from coldstart.evaluation.lists import (
     completion_counts,
     global_popular_lists,
@@ -28,6 +30,8 @@ from coldstart.evaluation.report import write_evaluation
 from coldstart.evaluation.run import cut_candidates, tuned_config
 from coldstart.evaluation.split import EvalData, cutoffs, first_sessions, make_cut, nearest_rank, nearest_rank_cutoff
 from coldstart.freshness import parse_as_of
+from coldstart.profile_model import Engagement
+from coldstart.profiles import Target
 from coldstart.progress import Stages
 from coldstart.sources import read_inputs
 from coldstart.tags import fit_tag_vectors, tag_vectors
@@ -213,6 +217,47 @@ def test_random_lists_are_distinct_seeded_draws(spark):
     assert all(len(set(items)) == 4 and set(items) <= set(range(1, 11)) for items in first.values())
 
 
+def test_ridge_fit_by_hand():
+    # features [1, age 18-25, level Beginner, running, yoga]; one profile P_y = (18-25, Beginner, {yoga}):
+    # x = [1, 1, 1, 0, 1], 3 users, 2 completed w1 and 1 completed w2: y summed over P_y = c = [2, 1]
+    codes = Codes(("18-25",), ("Beginner",), ("running", "yoga"))
+    completed = Engagement.of(pd.DataFrame({"al_code": [0, 0], "types": [(1,), (1,)], "workout_id": [1, 2],
+                                            "engagement": [2.0, 1.0]}), 2, 1, np.array([1, 2]))
+    weights = fit(codes, {Target(0, (1,)): 3}, completed, l2=1.0)
+    # (λI + 3 x xᵀ) x = (1 + 3·4) x, so W = x cᵀ / 13, and a profile z scores (z·x) c / 13
+    x = np.array([1.0, 1, 1, 0, 1])
+    assert weights == pytest.approx(np.outer(x, [2, 1]) / 13)
+    assert np.array([1.0, 1, 1, 0, 1]) @ weights == pytest.approx([8 / 13, 4 / 13])  # P_y: z·x = 4
+    assert np.array([1.0, 1, 1, 1, 0]) @ weights == pytest.approx([6 / 13, 3 / 13])  # running: z·x = 3
+
+
+def test_top_k_ties_lower_workout_id_first():
+    assert top_k(np.array([0.5, 0.7, 0.5, 0.0]), np.array([1, 2, 3, 4]), 3) == [2, 1, 3]
+
+
+def test_ridge_is_the_per_user_regression_on_the_training_side(spark, tiny, cuts, catalog_local):
+    """The per-profile sums equal a ridge fitted on one row per past user, written out by hand."""
+    _, test = cuts  # T = u4's first session: u4 and u5 are new, u1, u2, u3 and u6 (no sessions) are past
+    codes = tiny.inputs.codes
+    assert codes == Codes(("18-25", "26-35"), ("Advanced", "Beginner"), ("cycling", "yoga"))
+    # al_code = age * 2 + level: 26-35|Advanced = 2, 18-25|Beginner = 1; types cycling 0, yoga 1
+    assert profile_users(tiny, test, codes) == {Target(2, (1,)): 2, Target(2, (0, 1)): 1, Target(1, (0,)): 1}
+    catalog = profile_cut(tiny, test, [Config()], catalog_local, tag_vectors(catalog_local), Config(),
+                          Stages()).catalog
+    model = ridge_cut(tiny, test, catalog, Config(), Stages())
+    # columns [1, 18-25, 26-35, Advanced, Beginner, cycling, yoga]; completions up to T over the catalog
+    # [1, 2, 3, 4, 5, 8]: u1 w1; u2 w1, w3; u3 w3 (its w4 is not completed, its w1 is after T); u6 none
+    x = np.array([[1, 0, 1, 1, 0, 0, 1], [1, 0, 1, 1, 0, 1, 1], [1, 1, 0, 0, 1, 1, 0], [1, 0, 1, 1, 0, 0, 1]], float)
+    y = np.array([[1, 0, 0, 0, 0, 0], [1, 0, 1, 0, 0, 0], [0, 0, 1, 0, 0, 0], [0, 0, 0, 0, 0, 0]], float)
+    by_hand = np.linalg.solve(x.T @ x + np.eye(7), x.T @ y)
+    assert model.weights == pytest.approx(by_hand)
+    u4, u5 = np.array([1, 0, 1, 1, 0, 0, 1.0]), np.array([1, 1, 0, 0, 1, 1, 0.0])  # u5's chess is unknown
+    ids = np.array([1, 2, 3, 4, 5, 8])
+    assert as_dict(ridge_lists(model, test.users, 5)) == {4: top_k(u4 @ by_hand, ids, 5),
+                                                         5: top_k(u5 @ by_hand, ids, 5)}
+    assert top_k(u4 @ by_hand, ids, 2) == [1, 3]  # what yoga users completed, then the cycling+yoga user's w3
+
+
 LIST_SCHEMA = "method string, user_id long, items array<long>"
 LISTS = [(1, [1, 2, 3, 4, 5]), (2, [7]), (3, [3, 3, 4]), (4, [1]), (5, [])]
 RELEVANT = [(1, [2, 5, 9]), (2, [7, 8]), (3, [3, 4]), (4, []), (5, [1])]
@@ -330,7 +375,7 @@ def test_sample_outputs(sample_run):
     table = pd.read_csv(out / "evaluation.csv")
     assert list(table.columns) == ["method", "k", "users", "hit_rate", "precision", "recall", "ndcg", "map",
                                    "coverage", "intra_list_diversity", "novelty"]
-    assert table["method"].tolist() == ["random", "global_popular", "type_popular", "segment_beta",
+    assert table["method"].tolist() == ["random", "global_popular", "type_popular", "ridge", "segment_beta",
                                         "segment_hierarchical", "no_mmr", "no_freshness", "segment_tuned",
                                         "profile", "profile_recency", "profile_tuned"]
     assert (table["users"] == ev.info["test"]["users"] - ev.info["test"]["without_relevant"]).all()

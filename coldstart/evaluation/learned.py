@@ -1,0 +1,103 @@
+"""A learned baseline for the evaluation (`ridge`): what a new user completes, regressed on what they state.
+
+Each past user v (accepted, with a profile, not new at the cut) is a row of one-hot features x_v: an
+intercept, their age group, their level and each of their catalog types; `y_v(w) = [v completed w
+before the cut]`. `W = (XᵀX + λI)⁻¹ XᵀY` (λ = `eval.ridge_l2`), and a new user's list is the k
+workouts with the highest `x·W` (ties: lower workout_id). It learns one additive effect per stated
+category and workout, as a factorisation model with user features would, but no combination of
+types. Users of one profile share x, so the sums come per profile: the number of its users, and the
+job's SPEC §10 engagement with ρ = 0 and η = 0 (the number of its users who completed w). Both are
+bounded by profiles x workouts; the solve is (features x features) on the driver.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from coldstart.codes import Codes, string_array
+from coldstart.config import Config
+from coldstart.evaluation.profile_lists import user_profile_key
+from coldstart.evaluation.split import Cut, EvalData
+from coldstart.pipeline import engagement_of
+from coldstart.profile_model import Catalog, Engagement
+from coldstart.profiles import Target, profile_key, target_of
+from coldstart.progress import Stages
+
+
+def features(codes: Codes, target: Target) -> np.ndarray:
+    """A profile's one-hot row: intercept, age group, level, each type."""
+    n_ages, n_levels = len(codes.age_groups), len(codes.levels)
+    row = np.zeros(1 + n_ages + n_levels + len(codes.types))
+    age, level = divmod(target.al_code, n_levels)
+    row[[0, 1 + age, 1 + n_ages + level]] = 1.0
+    row[[1 + n_ages + n_levels + t for t in target.types]] = 1.0
+    return row
+
+
+def fit(codes: Codes, users: dict[Target, int], engagement: Engagement, l2: float) -> np.ndarray:
+    """W (features x catalog) from the users per profile and their completions per profile and workout."""
+    width = 1 + len(codes.age_groups) + len(codes.levels) + len(codes.types)
+    gram, cross = l2 * np.eye(width), np.zeros((width, engagement.n_workouts))
+    for target, n in users.items():
+        x = features(codes, target)
+        gram += n * np.outer(x, x)
+    for al_code, matrix in engagement.matrices.items():
+        for row in np.unique(matrix.nonzero()[0]):
+            completed = matrix.getrow(row).toarray()[0]
+            cross += np.outer(features(codes, Target(al_code, engagement.type_sets[row])), completed)
+    return np.linalg.solve(gram, cross)
+
+
+def top_k(scores: np.ndarray, workout_ids: np.ndarray, k: int) -> list[int]:
+    """The k highest scores; the catalog is in workout_id order, so a stable sort puts the lower id first."""
+    return [int(workout_ids[i]) for i in np.argsort(-scores, kind="stable")[:k]]
+
+
+@dataclass(frozen=True)
+class Ridge:
+    codes: Codes
+    catalog: Catalog
+    weights: np.ndarray  # features x catalog
+
+
+def profile_users(data: EvalData, cut: Cut, codes: Codes) -> dict[Target, int]:
+    """The past users (not new at the cut) per profile; bounded by profiles."""
+    known = F.array_sort(F.array_intersect("preferred_types", string_array(codes.types)))
+    rows = (data.users.join(cut.new_users, on="user_id", how="left_anti")
+            .groupBy("age_group", "fitness_level", known.alias("types")).count().collect())
+    users: dict[Target, int] = {}
+    for r in rows:
+        target = target_of(codes, r["age_group"], r["fitness_level"], r["types"])
+        if target is not None:
+            users[target] = users.get(target, 0) + int(r["count"])
+    return users
+
+
+def ridge_cut(data: EvalData, cut: Cut, catalog: Catalog, cfg: Config, stages: Stages) -> Ridge:
+    """The model fitted on the cut's training side: the events up to the cut, without the new users."""
+    codes = data.inputs.codes
+    counting = dataclasses.replace(cfg.profile, degree_power=0.0, like_weight=0.0, recency_half_life_days=0.0)
+    completed = engagement_of(data.inputs, cut.start, cut.start, counting, catalog, stages,
+                              exclude_users=cut.new_users)
+    return Ridge(codes, catalog, fit(codes, profile_users(data, cut, codes), completed, cfg.eval.ridge_l2))
+
+
+def ridge_lists(model: Ridge, users_df: DataFrame, k: int) -> DataFrame:
+    """(user_id, items): the top k of each user's profile; a user without any catalog type gets an empty list."""
+    known = F.array_intersect("preferred_types", string_array(model.codes.types))
+    found = {target_of(model.codes, r["age_group"], r["fitness_level"], r["types"])
+             for r in users_df.select("age_group", "fitness_level", known.alias("types")).distinct().collect()}
+    rows = [(profile_key(model.codes, t), top_k(features(model.codes, t) @ model.weights, model.catalog.workout_ids, k))
+            for t in found if t is not None]
+    spark = users_df.sparkSession
+    lists = spark.createDataFrame(pd.DataFrame(rows, columns=["profile_key", "items"]) if rows else [],
+                                  "profile_key string, items array<bigint>")
+    empty = F.array().cast("array<bigint>")
+    return (users_df.select("user_id", user_profile_key(model.codes).alias("profile_key"))
+            .join(F.broadcast(lists), on="profile_key", how="left")
+            .select("user_id", F.coalesce("items", empty).alias("items")))
