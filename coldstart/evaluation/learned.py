@@ -47,9 +47,8 @@ def fit(codes: Codes, users: dict[Target, int], engagement: Engagement, l2: floa
         x = features(codes, target)
         gram += n * np.outer(x, x)
     for al_code, matrix in engagement.matrices.items():
-        for row in np.unique(matrix.nonzero()[0]):
-            completed = matrix.getrow(row).toarray()[0]
-            cross += np.outer(features(codes, Target(al_code, engagement.type_sets[row])), completed)
+        rows = np.stack([features(codes, Target(al_code, types)) for types in engagement.type_sets])
+        cross += (matrix.T @ rows).T  # sum over the source profiles of x_P (completions of P)ᵀ
     return np.linalg.solve(gram, cross)
 
 
