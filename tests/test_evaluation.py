@@ -338,8 +338,12 @@ def sample_run(tmp_path_factory, spark):
 
     root = tmp_path_factory.mktemp("sample")
     synthetic.generate(str(root / "in"), users=SAMPLE_USERS, seed=42)
-    (root / "small.toml").write_text('[tune]\n"mmr.lambda" = [0.7]\n"scoring.gamma" = [0.3]\n'
-                                     '[tune.profile]\n"profile.age_weight" = [1.0]\n"mmr.lambda" = [1.0]\n')
+    # small grids (the named variants are candidates anyway); two like weights: one aggregation each
+    (root / "small.toml").write_text(
+        '[tune]\n"mmr.lambda" = [0.7]\n"scoring.gamma" = [0.3]\n"freshness.lambda" = [0.0, 0.03]\n'
+        '[tune.profile]\n"profile.age_weight" = [1.0]\n"profile.level_weight" = [3.0, 30.0]\n'
+        '"profile.jaccard_power" = [2.0]\n"profile.like_weight" = [0.0, 1.0]\n'
+        '"profile.recency_half_life_days" = [0.0, 60.0]\n"freshness.lambda" = [0.03]\n"mmr.lambda" = [1.0]\n')
     job = load_job("evaluate")
     kept = {}
 

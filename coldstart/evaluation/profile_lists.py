@@ -28,7 +28,7 @@ from coldstart.mmr import TagVectors
 from coldstart.pipeline import candidate_table, engagement_of, profile_catalog
 from coldstart.profile_model import Catalog, Engagement, Similar, Weights, candidates_of, jaccard_power, rank_target
 from coldstart.profiles import Target, profile_key, sorted_targets, target_of, weights_of
-from coldstart.progress import Stages
+from coldstart.progress import Progress, Stages
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ def _weights(cfg: Config, k: int) -> Weights:
 def target_lists(pcut: ProfileCut, cfgs: Sequence[Config], k: int) -> pd.DataFrame:
     """(candidate, profile_key, items): each config's top k for each of the cut's profiles."""
     rows: list[tuple[int, str, list[int]]] = []
+    progress = Progress("profile lists (settings x profiles)", len(cfgs) * len(pcut.targets))
     by_al = {al: list(group) for al, group in itertools.groupby(pcut.targets, key=lambda t: t.al_code)}
     jaccard: dict[tuple[tuple[float, float], int, float], np.ndarray] = {}  # the sources are the engagement's
 
@@ -109,6 +110,7 @@ def target_lists(pcut: ProfileCut, cfgs: Sequence[Config], k: int) -> pd.DataFra
                                          pcut.catalog, freshness, weights)
                     items = [int(pcut.catalog.workout_ids[position]) for position, *_ in ranked]
                     rows.append((i, profile_key(pcut.codes, target), items))
+                progress.advance(len(found))
     return pd.DataFrame(rows, columns=["candidate", "profile_key", "items"])
 
 
