@@ -157,8 +157,13 @@ def rank_target(r: np.ndarray, candidates: np.ndarray, catalog: Catalog, freshne
     scores = normalised * freshness[positions]
     order = np.argsort(-scores, kind="stable")[: weights.pool_size]  # stable: ties keep the lower id first
     pool, pool_scores = positions[order], scores[order]
-    tags = catalog.vectors.matrix[pool]  # the vectors' rows are in catalog order
-    similarity = np.asarray((tags @ tags.T).todense(), dtype=np.float64)
+    if weights.mmr_lambda == 1.0:
+        # MMR's penalty is (1 - λ) * similarity = 0 * similarity: the list is the score order, and
+        # the similarities, most of a list's cost in the evaluation's tuning, are not needed
+        similarity = np.zeros((len(pool), len(pool)))
+    else:
+        tags = catalog.vectors.matrix[pool]  # the vectors' rows are in catalog order
+        similarity = np.asarray((tags @ tags.T).todense(), dtype=np.float64)
     picks = mmr_select(relevance(pool_scores), similarity, weights.k, weights.mmr_lambda)
     return [(int(pool[p]), float(pool_scores[p]), rank, float(r[pool[p]]), value)
             for rank, (p, value) in enumerate(picks, start=1)]

@@ -9,6 +9,7 @@ from scipy import sparse
 
 from coldstart.codes import Codes
 from coldstart.membership import UserGroup
+from coldstart.mmr import mmr_select
 from coldstart.profile_model import Catalog, Engagement, Weights, jaccard_power, profile_relevance, rank_profiles
 from coldstart.profiles import Target, profile_key, targets
 from coldstart.tags import fit_tag_vectors
@@ -100,3 +101,21 @@ def test_targets_are_the_users_profiles_and_every_single_type():
     assert [profile_key(codes, t) for t in found] == [
         "18-25|Beginner|running", "18-25|Beginner|running,yoga", "18-25|Beginner|yoga",
         "26-35|Beginner|running", "26-35|Beginner|yoga"]
+
+
+def test_mmr_lambda_one_is_the_score_order_without_the_similarities():
+    # four workouts, 1 and 2 with the same tags (cosine 1), 3 and 4 alike too; scores 1, 0.9, 0.8, 0.7
+    e = engagement({(1, (0,), 0): 10.0, (1, (0,), 1): 9.0, (1, (0,), 2): 8.0, (1, (0,), 3): 7.0}, n_workouts=4)
+    catalog = catalog_of(4, tags=[["a"], ["a"], ["b"], ["b"]])
+    at = {lam: rank_profiles(e, catalog, 1, [(0,)], Weights(**{**WEIGHTS.__dict__, "mmr_lambda": lam}))
+          for lam in (0.5, 1.0)}
+    # λ = 0.5 takes the similarities into account: after w1 (0.5 * 1), w3 (0.5 * 0.8 - 0 = 0.4) beats
+    # w2 (0.5 * 0.9 - 0.5 * 1 = -0.05)
+    assert at[0.5]["workout_id"].tolist()[:2] == [1, 3]
+    # λ = 1: mmr = 1 * rel - 0 * similarity, the score order, with the same values the full MMR gives
+    assert at[1.0]["workout_id"].tolist() == [1, 2, 3, 4]
+    assert at[1.0]["mmr_score"].tolist() == [1.0, 0.9, 0.8, 0.7]
+    pool = np.arange(4)
+    similarity = np.asarray((catalog.vectors.matrix[pool] @ catalog.vectors.matrix[pool].T).todense())
+    full = mmr_select(at[1.0]["score"].to_numpy() / at[1.0]["score"].max(), similarity, 5, 1.0)
+    assert [v for _, v in full] == at[1.0]["mmr_score"].tolist()
