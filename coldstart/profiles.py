@@ -34,6 +34,8 @@ PROFILE_RECOMMENDATION_COLUMNS = (
 )
 # targets of one age-level code per call of the pandas UDF: the block of the matrix product
 TARGETS_PER_CALL = 512
+# the blocks are spread over this many partitions per core, so that a core that finishes early takes another
+PARTITIONS_PER_CORE = 2
 
 
 def has_types(codes: Codes, type_set: Column) -> Column:
@@ -183,6 +185,17 @@ def output_schema() -> T.StructType:
     return T.StructType([T.StructField(c, types[c]) for c in PROFILE_RECOMMENDATION_COLUMNS])
 
 
+def ranking_partitions(found: list[Target], parallelism: int) -> int:
+    """The ranking's partitions: one per block of targets, at most PARTITIONS_PER_CORE per core.
+
+    The blocks are a few small rows: left to adaptive execution, they would be coalesced into one
+    partition, and one core (of the whole cluster) would rank every profile.
+    """
+    blocks = sum(-(-len(list(group)) // TARGETS_PER_CALL)
+                 for _, group in itertools.groupby(found, key=lambda t: t.al_code))
+    return max(1, min(blocks, PARTITIONS_PER_CORE * parallelism))
+
+
 def recommend_profiles(spark: SparkSession, codes: Codes, found: list[Target], engagement: Engagement,
                        catalog: Catalog, weights: Weights) -> DataFrame:
     """Every target's top k (PROFILE_RECOMMENDATION_COLUMNS), sorted by profile_key, rank."""
@@ -203,7 +216,9 @@ def recommend_profiles(spark: SparkSession, codes: Codes, found: list[Target], e
             "days_old": catalog_.days_old[position],
         })
 
-    lists = _targets_frame(spark, codes, found).groupBy("al_code", "block").applyInPandas(rank_block, output_schema())
+    partitions = ranking_partitions(found, spark.sparkContext.defaultParallelism)
+    lists = (_targets_frame(spark, codes, found).repartition(partitions, "al_code", "block")
+             .groupBy("al_code", "block").applyInPandas(rank_block, output_schema()))
     # one sorted partition (targets x k rows): a global orderBy would sample its input for range
     # bounds first, and so run the pandas UDF twice
     return lists.repartition(1).sortWithinPartitions("profile_key", "rank")

@@ -1,5 +1,6 @@
 """SPEC §10 without Spark (`coldstart.profile_model`, `coldstart.profiles.targets`): the formulas on
-hand-made matrices, the pool's cut, and ties kept through the matrix product."""
+hand-made matrices, the pool's cut, and ties kept through the matrix product; last, how the job
+spreads the ranking over partitions (`coldstart.profiles.recommend_profiles`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,7 @@ from coldstart.codes import Codes
 from coldstart.membership import UserGroup
 from coldstart.mmr import mmr_select
 from coldstart.profile_model import Catalog, Engagement, Weights, jaccard_power, profile_relevance, rank_profiles
-from coldstart.profiles import Target, profile_key, targets
+from coldstart.profiles import TARGETS_PER_CALL, Target, profile_key, ranking_partitions, recommend_profiles, targets
 from coldstart.tags import fit_tag_vectors
 
 WEIGHTS = Weights(age_weight=3.0, level_weight=3.0, jaccard_power=2.0, preferred_types_only=False,
@@ -119,3 +120,33 @@ def test_mmr_lambda_one_is_the_score_order_without_the_similarities():
     similarity = np.asarray((catalog.vectors.matrix[pool] @ catalog.vectors.matrix[pool].T).todense())
     full = mmr_select(at[1.0]["score"].to_numpy() / at[1.0]["score"].max(), similarity, 5, 1.0)
     assert [v for _, v in full] == at[1.0]["mmr_score"].tolist()
+
+
+def test_ranking_partitions_one_per_block_at_most_two_per_core():
+    # al_code 0: TARGETS_PER_CALL + 1 targets -> 2 blocks; al_code 1: 1 target -> 1 block; 3 blocks in all
+    found = [Target(0, (i,)) for i in range(TARGETS_PER_CALL + 1)] + [Target(1, (0,))]
+    assert ranking_partitions(found, parallelism=8) == 3  # min(3 blocks, 2 * 8)
+    assert ranking_partitions(found, parallelism=1) == 2  # min(3, 2 * 1)
+    assert ranking_partitions([], parallelism=4) == 1
+
+
+def test_the_ranking_runs_in_its_own_partitions_with_the_model_s_lists(spark):
+    # 2 x 1 x 2 codes; each al_code has its targets in one block -> 2 blocks, 2 partitions
+    codes = Codes(("18-25", "26-35"), ("Beginner",), ("running", "yoga"))
+    found = [Target(0, (0,)), Target(0, (0, 1)), Target(1, (1,))]
+    e = engagement({(0, (0,), 0): 2.0, (0, (0, 1), 1): 1.0, (1, (1,), 2): 3.0}, n_workouts=3)
+    catalog = catalog_of(3, types=[0, 1, 1])
+    lists = recommend_profiles(spark, codes, found, e, catalog, WEIGHTS)
+    plan = lists._jdf.queryExecution().executedPlan().toString()
+    # an explicit repartition (REPARTITION_BY_NUM), which adaptive execution does not coalesce into one
+    assert "hashpartitioning(al_code" in plan and ", 2), REPARTITION_BY_NUM" in plan, plan
+    got = lists.toPandas()
+    expected = []
+    for al in (0, 1):
+        of_al = [t for t in found if t.al_code == al]
+        ranked = rank_profiles(e, catalog, al, [t.types for t in of_al], WEIGHTS)
+        expected += [(profile_key(codes, of_al[i]), w, score)
+                     for i, w, score in zip(ranked["target"], ranked["workout_id"], ranked["score"], strict=True)]
+    # the job's lists are sorted by profile_key, then rank (the model's order within a target)
+    expected.sort(key=lambda row: row[0])
+    assert list(zip(got["profile_key"], got["workout_id"], got["score"], strict=True)) == expected
