@@ -143,6 +143,16 @@ def profile_relevance(engagement: Engagement, al_code: int, targets: Sequence[tu
     return similar.relevance(jaccard_power(targets, engagement.type_sets, engagement.n_types, weights.jaccard_power))
 
 
+def top_positions(scores: np.ndarray, n: int) -> np.ndarray:
+    """The positions of the n highest scores, ties lower position first: `np.argsort(-scores,
+    kind="stable")[:n]`, with only the scores that can be among them sorted (a catalog has thousands)."""
+    if 0 < n < len(scores):
+        nth_highest = np.partition(scores, len(scores) - n)[len(scores) - n]
+        among = np.flatnonzero(scores >= nth_highest)  # in position order, every tie of the n-th included
+        return among[np.argsort(-scores[among], kind="stable")][:n]
+    return np.argsort(-scores, kind="stable")[:n]
+
+
 def rank_target(r: np.ndarray, candidates: np.ndarray, catalog: Catalog, freshness: np.ndarray,
                 weights: Weights) -> list[tuple[int, float, int, float, float]]:
     """One target's list: (catalog position, score, rank, relevance, mmr_score) in rank order.
@@ -155,7 +165,7 @@ def rank_target(r: np.ndarray, candidates: np.ndarray, catalog: Catalog, freshne
     top = r[positions].max() if len(positions) else 0.0
     normalised = r[positions] / top if top > 0 else np.zeros(len(positions))
     scores = normalised * freshness[positions]
-    order = np.argsort(-scores, kind="stable")[: weights.pool_size]  # stable: ties keep the lower id first
+    order = top_positions(scores, weights.pool_size)
     pool, pool_scores = positions[order], scores[order]
     if weights.mmr_lambda == 1.0:
         # MMR's penalty is (1 - λ) * similarity = 0 * similarity: the list is the score order, and

@@ -11,7 +11,15 @@ from scipy import sparse
 from coldstart.codes import Codes
 from coldstart.membership import UserGroup
 from coldstart.mmr import mmr_select
-from coldstart.profile_model import Catalog, Engagement, Weights, jaccard_power, profile_relevance, rank_profiles
+from coldstart.profile_model import (
+    Catalog,
+    Engagement,
+    Weights,
+    jaccard_power,
+    profile_relevance,
+    rank_profiles,
+    top_positions,
+)
 from coldstart.profiles import TARGETS_PER_CALL, Target, profile_key, ranking_partitions, recommend_profiles, targets
 from coldstart.tags import fit_tag_vectors
 
@@ -75,6 +83,17 @@ def test_the_pool_cuts_ties_at_the_lower_workout_ids():
     # a profile nobody resembles: every score 0, the pool is the lowest ids, MMR by diversity alone
     nobody = rank_profiles(engagement({}, n_workouts=7), catalog_of(7), 1, [(0,)], WEIGHTS)
     assert nobody["workout_id"].tolist() == [1, 2, 3, 4, 5] and (nobody["score"] == 0.0).all()
+
+
+def test_top_positions_is_the_stable_sort_s_head():
+    # 3, 1, 3, 2, 3: the two highest are the 3s at positions 0 and 2 (a tie at the cut: lower first)
+    assert top_positions(np.array([3.0, 1.0, 3.0, 2.0, 3.0]), 2).tolist() == [0, 2]
+    assert top_positions(np.array([0.0, 5.0]), 5).tolist() == [1, 0]
+    assert top_positions(np.array([1.0, 2.0]), 0).tolist() == []
+    rng = np.random.default_rng(11)
+    for size, n in ((600, 20), (5000, 20), (50, 49), (30, 1)):
+        scores = rng.integers(0, 8, size) / 4.0  # many ties, also at the cut
+        assert top_positions(scores, n).tolist() == np.argsort(-scores, kind="stable")[:n].tolist()
 
 
 def test_equal_engagement_columns_stay_exact_ties_through_the_matrix_product():
