@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 log = logging.getLogger("coldstart")
-# a long loop on the driver says how far it is at most this often
-PROGRESS_EVERY_S = 30.0
 
 
 @dataclass
@@ -30,23 +28,3 @@ class Stages:
         self.rows[name] = rows
         log.info("  %s: %d rows", name, rows)
         return rows
-
-
-@dataclass
-class Progress:
-    """`done/total` of a long driver-side loop, logged at most every `every_s` seconds, and once at the end."""
-
-    what: str
-    total: int
-    every_s: float = PROGRESS_EVERY_S
-    done: int = 0
-    started: float = field(default_factory=time.perf_counter)
-    logged: float = field(default_factory=time.perf_counter)
-
-    def advance(self, n: int = 1) -> None:
-        self.done += n
-        now = time.perf_counter()
-        if self.done >= self.total or now - self.logged >= self.every_s:
-            self.logged = now
-            log.info("  %s: %d/%d (%.0f%%) in %.0f s", self.what, self.done, self.total,
-                     100.0 * self.done / max(self.total, 1), now - self.started)

@@ -3,10 +3,11 @@
 The training side is the job's (`pipeline.engagement_of` on the cut: the events up to the
 cut, without the new users), once per setting it depends on (`engagement_key`); the lists come from the
 model's own functions (`coldstart.profile_model`). A grid point shares most of its work with
-others, so each piece is computed once for all the points that share it: M_{a,l} per
-(engagement, age and level weights), J^π per (engagement, age-level code, power), the relevance per
-both, then the lists per (freshness, MMR settings). Only the evaluated users' distinct
-profiles are ranked (bounded by profiles); users get their profile's list by a join in Spark.
+others: a unit of work is the grid points that share M_{a,l} (the same engagement, age and level
+weights) and one age-level code; it computes M_{a,l} once, J^π once per power, then each point's
+relevance and lists. The units are ranked in Spark (a grouped pandas UDF, on every core). Only
+the evaluated users' distinct profiles are ranked (bounded by profiles); users get their
+profile's list by a join in Spark.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from coldstart.codes import Codes, string_array
@@ -27,8 +28,8 @@ from coldstart.lookup import SEGMENT_SEPARATOR, TYPE_SEPARATOR
 from coldstart.mmr import TagVectors
 from coldstart.pipeline import candidate_table, engagement_of, profile_catalog
 from coldstart.profile_model import Catalog, Engagement, Similar, Weights, candidates_of, jaccard_power, rank_target
-from coldstart.profiles import Target, profile_key, sorted_targets, target_of, weights_of
-from coldstart.progress import Progress, Stages
+from coldstart.profiles import PARTITIONS_PER_CORE, Target, profile_key, sorted_targets, target_of, weights_of
+from coldstart.progress import Stages
 
 
 @dataclass(frozen=True)
@@ -76,50 +77,83 @@ def _weights(cfg: Config, k: int) -> Weights:
     return dataclasses.replace(weights_of(cfg), k=k)
 
 
+# the lists' columns: candidate (index in the configs), profile_key, items (workout ids in rank order)
+LISTS_SCHEMA = "candidate int, profile_key string, items array<bigint>"
+Unit = tuple[tuple[int, ...], int]  # (indices of configs sharing a similarity, age-level code)
+
+
+def _similarity_key(cfg: Config) -> tuple[tuple[float, float], float, float]:
+    return engagement_key(cfg), cfg.profile.age_weight, cfg.profile.level_weight
+
+
+def units(pcut: ProfileCut, cfgs: Sequence[Config]) -> list[Unit]:
+    """The pieces of work: each computes M_{a,l} once for the configs that share it, and ranks the
+    profiles of one age-level code for each of them."""
+    ordered = sorted(range(len(cfgs)), key=lambda i: _similarity_key(cfgs[i]))
+    groups = [tuple(g) for _, g in itertools.groupby(ordered, key=lambda i: _similarity_key(cfgs[i]))]
+    al_codes = sorted({t.al_code for t in pcut.targets})
+    return [(members, al_code) for members in groups for al_code in al_codes]
+
+
+def unit_lists(pcut: ProfileCut, cfgs: Sequence[Config], unit: Unit, k: int) -> list[tuple[int, str, list[int]]]:
+    """(candidate, profile_key, items) of one unit: each of its configs' top k for each of its profiles."""
+    members, al_code = unit
+    found = [t for t in pcut.targets if t.al_code == al_code]
+    types = [t.types for t in found]
+    engagement = pcut.engagement[engagement_key(cfgs[members[0]])]
+    similar = (Similar.of(engagement.similar_engagement(al_code, _weights(cfgs[members[0]], k)))
+               if engagement.type_sets else None)
+    jaccard: dict[float, np.ndarray] = {}  # per power; the sources are the engagement's
+    rows = []
+    for i in members:
+        weights = _weights(cfgs[i], k)
+        if similar is None:  # nobody engaged with anything
+            relevance = np.zeros((len(found), engagement.n_workouts))
+        else:
+            if weights.jaccard_power not in jaccard:
+                jaccard[weights.jaccard_power] = jaccard_power(types, engagement.type_sets, engagement.n_types,
+                                                               weights.jaccard_power)
+            relevance = similar.relevance(jaccard[weights.jaccard_power])
+        freshness = np.exp(-weights.freshness_lambda * pcut.catalog.days_old)
+        for row, target in enumerate(found):
+            ranked = rank_target(relevance[row], candidates_of(pcut.catalog, target.types, weights),
+                                 pcut.catalog, freshness, weights)
+            rows.append((i, profile_key(pcut.codes, target), [int(pcut.catalog.workout_ids[p]) for p, *_ in ranked]))
+    return rows
+
+
 def target_lists(pcut: ProfileCut, cfgs: Sequence[Config], k: int) -> pd.DataFrame:
-    """(candidate, profile_key, items): each config's top k for each of the cut's profiles."""
-    rows: list[tuple[int, str, list[int]]] = []
-    progress = Progress("profile lists (settings x profiles)", len(cfgs) * len(pcut.targets))
-    by_al = {al: list(group) for al, group in itertools.groupby(pcut.targets, key=lambda t: t.al_code)}
-    jaccard: dict[tuple[tuple[float, float], int, float], np.ndarray] = {}  # the sources are the engagement's
-
-    def similarity_key(i: int) -> tuple[tuple[float, float], float, float]:
-        p = cfgs[i].profile
-        return engagement_key(cfgs[i]), p.age_weight, p.level_weight
-
-    for (trained, *_), group in itertools.groupby(sorted(range(len(cfgs)), key=similarity_key), key=similarity_key):
-        members = list(group)
-        engagement = pcut.engagement[trained]
-        for al_code, found in by_al.items():
-            types = [t.types for t in found]
-            similar = (Similar.of(engagement.similar_engagement(al_code, _weights(cfgs[members[0]], k)))
-                       if engagement.type_sets else None)
-            for i in members:
-                weights = _weights(cfgs[i], k)
-                if similar is None:  # nobody engaged with anything
-                    relevance = np.zeros((len(found), engagement.n_workouts))
-                else:
-                    key = (trained, al_code, weights.jaccard_power)
-                    if key not in jaccard:
-                        jaccard[key] = jaccard_power(types, engagement.type_sets, engagement.n_types,
-                                                     weights.jaccard_power)
-                    relevance = similar.relevance(jaccard[key])
-                freshness = np.exp(-weights.freshness_lambda * pcut.catalog.days_old)
-                for row, target in enumerate(found):
-                    ranked = rank_target(relevance[row], candidates_of(pcut.catalog, target.types, weights),
-                                         pcut.catalog, freshness, weights)
-                    items = [int(pcut.catalog.workout_ids[position]) for position, *_ in ranked]
-                    rows.append((i, profile_key(pcut.codes, target), items))
-                progress.advance(len(found))
+    """(candidate, profile_key, items): each config's top k for each of the cut's profiles, on the driver."""
+    rows = [row for unit in units(pcut, cfgs) for row in unit_lists(pcut, cfgs, unit, k)]
     return pd.DataFrame(rows, columns=["candidate", "profile_key", "items"])
+
+
+def ranked_lists(spark: SparkSession, pcut: ProfileCut, cfgs: Sequence[Config], k: int) -> DataFrame:
+    """`target_lists` ranked in Spark, one unit per call of a grouped pandas UDF, on every core.
+
+    What the units share (the cut's engagement and catalog, the configs) is broadcast; it is
+    bounded by profiles x workouts. The unit ids are a few small rows: without an explicit
+    repartition adaptive execution would coalesce them into one partition, one core.
+    """
+    work = units(pcut, cfgs)
+    model = spark.sparkContext.broadcast((pcut, tuple(cfgs), work))
+
+    def rank_unit(frame: pd.DataFrame) -> pd.DataFrame:
+        pcut_, cfgs_, work_ = model.value
+        rows = unit_lists(pcut_, cfgs_, work_[int(frame["unit"].iloc[0])], k)
+        return pd.DataFrame(rows, columns=["candidate", "profile_key", "items"])
+
+    ids = spark.createDataFrame(pd.DataFrame({"unit": np.arange(len(work), dtype=np.int32)}), "unit int")
+    partitions = max(1, min(len(work), PARTITIONS_PER_CORE * spark.sparkContext.defaultParallelism))
+    return ids.repartition(partitions, "unit").groupBy("unit").applyInPandas(rank_unit, LISTS_SCHEMA)
 
 
 def profile_lists(pcut: ProfileCut, users_df: DataFrame, cfgs: Sequence[Config], k: int) -> DataFrame:
     """(candidate, user_id, items): every user's own profile's list under each config (index in cfgs);
     a user without any catalog type gets an empty list."""
     spark = users_df.sparkSession
-    lists = spark.createDataFrame(target_lists(pcut, cfgs, k),
-                                  "candidate int, profile_key string, items array<bigint>")
+    # ranked once: the lists are read by more than one query
+    lists = ranked_lists(spark, pcut, cfgs, k).localCheckpoint()
     users = users_df.select("user_id", user_profile_key(pcut.codes).alias("profile_key"))
     every = users.crossJoin(spark.range(len(cfgs)).select(F.col("id").cast("int").alias("candidate")))
     empty = F.array().cast("array<bigint>")
