@@ -25,7 +25,7 @@ from coldstart.evaluation.lists import (
     type_popular_lists,
 )
 from coldstart.evaluation.metrics import accuracy, beyond_accuracy, tag_vectors_df
-from coldstart.evaluation.profile_lists import profile_cut, target_lists
+from coldstart.evaluation.profile_lists import profile_cut, ranked_lists, target_lists, units
 from coldstart.evaluation.report import write_evaluation
 from coldstart.evaluation.run import cut_candidates, tuned_config
 from coldstart.evaluation.split import EvalData, cutoffs, first_sessions, make_cut, nearest_rank, nearest_rank_cutoff
@@ -438,3 +438,23 @@ def test_profile_lists_are_the_jobs_lists_on_the_training_input(spark, tmp_path,
     assert sorted(lists["profile_key"]) == ["18-25|Beginner|cycling", "26-35|Advanced|yoga"]
     for key, items in zip(lists["profile_key"], lists["items"], strict=True):
         assert items == job_lists[key], key
+
+
+def test_lists_ranked_in_spark_are_the_driver_s(spark, tiny, cuts, catalog_local):
+    """The tuning ranks its candidates' lists in Spark (`ranked_lists`, one unit of work per UDF call);
+    they are the driver-side reference's (`target_lists`), for configs that share M_{a,l} and not."""
+    _, test = cuts
+    cfgs = [Config().with_overrides(o) for o in ({}, {"mmr.lambda": 1.0}, {"profile.age_weight": 0.0},
+                                                  {"profile.like_weight": 1.0, "profile.jaccard_power": 1.0})]
+    pcut = profile_cut(tiny, test, cfgs, catalog_local, tag_vectors(catalog_local), cfgs[0], Stages())
+    # 3 groups sharing M_{a,l} (the first two share it) x 2 age-level codes of the test users
+    assert len(units(pcut, cfgs)) == 6
+    expected = target_lists(pcut, cfgs, k=5)
+    got = ranked_lists(spark, pcut, cfgs, k=5).toPandas()
+    assert len(got) == len(expected) == 4 * 2
+    assert as_rows(got) == as_rows(expected)
+
+
+def as_rows(lists: pd.DataFrame) -> set[tuple[int, str, tuple[int, ...]]]:
+    return {(int(c), key, tuple(items)) for c, key, items in
+            zip(lists["candidate"], lists["profile_key"], lists["items"], strict=True)}
