@@ -34,7 +34,8 @@ PROFILE_RECOMMENDATION_COLUMNS = (
 )
 # targets of one age-level code per call of the pandas UDF: the block of the matrix product
 TARGETS_PER_CALL = 512
-# the blocks are spread over this many partitions per core, so that a core that finishes early takes another
+# a grouped pandas UDF's calls are spread over this many partitions per core, so that a core that
+# finishes early takes another
 PARTITIONS_PER_CORE = 2
 
 
@@ -193,7 +194,12 @@ def ranking_partitions(found: list[Target], parallelism: int) -> int:
     """
     blocks = sum(-(-len(list(group)) // TARGETS_PER_CALL)
                  for _, group in itertools.groupby(found, key=lambda t: t.al_code))
-    return max(1, min(blocks, PARTITIONS_PER_CORE * parallelism))
+    return spread(blocks, parallelism)
+
+
+def spread(groups: int, parallelism: int) -> int:
+    """Partitions for `groups` calls of a grouped pandas UDF: one per group, at most PARTITIONS_PER_CORE per core."""
+    return max(1, min(groups, PARTITIONS_PER_CORE * parallelism))
 
 
 def recommend_profiles(spark: SparkSession, codes: Codes, found: list[Target], engagement: Engagement,

@@ -28,7 +28,7 @@ from coldstart.lookup import SEGMENT_SEPARATOR, TYPE_SEPARATOR
 from coldstart.mmr import TagVectors
 from coldstart.pipeline import candidate_table, engagement_of, profile_catalog
 from coldstart.profile_model import Catalog, Engagement, Similar, Weights, candidates_of, jaccard_power, rank_target
-from coldstart.profiles import PARTITIONS_PER_CORE, Target, profile_key, sorted_targets, target_of, weights_of
+from coldstart.profiles import Target, profile_key, sorted_targets, spread, target_of, weights_of
 from coldstart.progress import Stages
 
 
@@ -78,6 +78,7 @@ def _weights(cfg: Config, k: int) -> Weights:
 
 
 # the lists' columns: candidate (index in the configs), profile_key, items (workout ids in rank order)
+LIST_COLUMNS = ["candidate", "profile_key", "items"]
 LISTS_SCHEMA = "candidate int, profile_key string, items array<bigint>"
 Unit = tuple[tuple[int, ...], int]  # (indices of configs sharing a similarity, age-level code)
 
@@ -125,7 +126,7 @@ def unit_lists(pcut: ProfileCut, cfgs: Sequence[Config], unit: Unit, k: int) -> 
 def target_lists(pcut: ProfileCut, cfgs: Sequence[Config], k: int) -> pd.DataFrame:
     """(candidate, profile_key, items): each config's top k for each of the cut's profiles, on the driver."""
     rows = [row for unit in units(pcut, cfgs) for row in unit_lists(pcut, cfgs, unit, k)]
-    return pd.DataFrame(rows, columns=["candidate", "profile_key", "items"])
+    return pd.DataFrame(rows, columns=LIST_COLUMNS)
 
 
 def ranked_lists(spark: SparkSession, pcut: ProfileCut, cfgs: Sequence[Config], k: int) -> DataFrame:
@@ -141,10 +142,10 @@ def ranked_lists(spark: SparkSession, pcut: ProfileCut, cfgs: Sequence[Config], 
     def rank_unit(frame: pd.DataFrame) -> pd.DataFrame:
         pcut_, cfgs_, work_ = model.value
         rows = unit_lists(pcut_, cfgs_, work_[int(frame["unit"].iloc[0])], k)
-        return pd.DataFrame(rows, columns=["candidate", "profile_key", "items"])
+        return pd.DataFrame(rows, columns=LIST_COLUMNS)
 
     ids = spark.createDataFrame(pd.DataFrame({"unit": np.arange(len(work), dtype=np.int32)}), "unit int")
-    partitions = max(1, min(len(work), PARTITIONS_PER_CORE * spark.sparkContext.defaultParallelism))
+    partitions = spread(len(work), spark.sparkContext.defaultParallelism)
     return ids.repartition(partitions, "unit").groupBy("unit").applyInPandas(rank_unit, LISTS_SCHEMA)
 
 
