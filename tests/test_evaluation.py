@@ -242,9 +242,8 @@ def test_ridge_is_the_per_user_regression_on_the_training_side(spark, tiny, cuts
     assert codes == Codes(("18-25", "26-35"), ("Advanced", "Beginner"), ("cycling", "yoga"))
     # al_code = age * 2 + level: 26-35|Advanced = 2, 18-25|Beginner = 1; types cycling 0, yoga 1
     assert profile_users(tiny, test, codes) == {Target(2, (1,)): 2, Target(2, (0, 1)): 1, Target(1, (0,)): 1}
-    catalog = profile_cut(tiny, test, [Config()], catalog_local, tag_vectors(catalog_local), Config(),
-                          Stages()).catalog
-    model = ridge_cut(tiny, test, catalog, Config(), Stages())
+    pcut = profile_cut(tiny, test, [Config()], catalog_local, tag_vectors(catalog_local), Config(), Stages())
+    model = ridge_cut(tiny, test, pcut, Config(), Stages())
     # columns [1, 18-25, 26-35, Advanced, Beginner, cycling, yoga]; completions up to T over the catalog
     # [1, 2, 3, 4, 5, 8]: u1 w1; u2 w1, w3; u3 w3 (its w4 is not completed, its w1 is after T); u6 none
     x = np.array([[1, 0, 1, 1, 0, 0, 1], [1, 0, 1, 1, 0, 1, 1], [1, 1, 0, 0, 1, 1, 0], [1, 0, 1, 1, 0, 0, 1]], float)

@@ -21,10 +21,10 @@ from pyspark.sql import functions as F
 
 from coldstart.codes import Codes, string_array
 from coldstart.config import Config
-from coldstart.evaluation.profile_lists import user_profile_key
+from coldstart.evaluation.profile_lists import ProfileCut, user_profile_key
 from coldstart.evaluation.split import Cut, EvalData
 from coldstart.pipeline import engagement_of
-from coldstart.profile_model import Catalog, Engagement
+from coldstart.profile_model import Catalog, Engagement, top_positions
 from coldstart.profiles import Target, profile_key, target_of
 from coldstart.progress import Stages
 
@@ -53,8 +53,8 @@ def fit(codes: Codes, users: dict[Target, int], engagement: Engagement, l2: floa
 
 
 def top_k(scores: np.ndarray, workout_ids: np.ndarray, k: int) -> list[int]:
-    """The k highest scores; the catalog is in workout_id order, so a stable sort puts the lower id first."""
-    return [int(workout_ids[i]) for i in np.argsort(-scores, kind="stable")[:k]]
+    """The k highest scores; the catalog is in workout_id order, so ties go to the lower id."""
+    return [int(workout_ids[i]) for i in top_positions(scores, k)]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class Ridge:
     codes: Codes
     catalog: Catalog
     weights: np.ndarray  # features x catalog
+    targets: list[Target]  # the evaluated users' distinct profiles
 
 
 def profile_users(data: EvalData, cut: Cut, codes: Codes) -> dict[Target, int]:
@@ -77,22 +78,22 @@ def profile_users(data: EvalData, cut: Cut, codes: Codes) -> dict[Target, int]:
     return users
 
 
-def ridge_cut(data: EvalData, cut: Cut, catalog: Catalog, cfg: Config, stages: Stages) -> Ridge:
-    """The model fitted on the cut's training side: the events up to the cut, without the new users."""
+def ridge_cut(data: EvalData, cut: Cut, pcut: ProfileCut, cfg: Config, stages: Stages) -> Ridge:
+    """The model fitted on the cut's training side (the events up to the cut, without the new users),
+    over the catalog of the cut's profile methods, for the profiles they rank."""
     codes = data.inputs.codes
     counting = dataclasses.replace(cfg.profile, degree_power=0.0, like_weight=0.0, recency_half_life_days=0.0)
-    completed = engagement_of(data.inputs, cut.start, cut.start, counting, catalog, stages,
+    completed = engagement_of(data.inputs, cut.start, cut.start, counting, pcut.catalog, stages,
                               exclude_users=cut.new_users)
-    return Ridge(codes, catalog, fit(codes, profile_users(data, cut, codes), completed, cfg.eval.ridge_l2))
+    weights = fit(codes, profile_users(data, cut, codes), completed, cfg.eval.ridge_l2)
+    return Ridge(codes, pcut.catalog, weights, pcut.targets)
 
 
 def ridge_lists(model: Ridge, users_df: DataFrame, k: int) -> DataFrame:
-    """(user_id, items): the top k of each user's profile; a user without any catalog type gets an empty list."""
-    known = F.array_intersect("preferred_types", string_array(model.codes.types))
-    found = {target_of(model.codes, r["age_group"], r["fitness_level"], r["types"])
-             for r in users_df.select("age_group", "fitness_level", known.alias("types")).distinct().collect()}
+    """(user_id, items): the top k of each user's profile (the cut's users: `model.targets` are their
+    profiles); a user without any catalog type gets an empty list."""
     rows = [(profile_key(model.codes, t), top_k(features(model.codes, t) @ model.weights, model.catalog.workout_ids, k))
-            for t in found if t is not None]
+            for t in model.targets]
     spark = users_df.sparkSession
     lists = spark.createDataFrame(pd.DataFrame(rows, columns=["profile_key", "items"]) if rows else [],
                                   "profile_key string, items array<bigint>")

@@ -171,7 +171,7 @@ def evaluate(data: EvalData, cfg: Config, stages: Stages | None = None) -> Evalu
         }
         tunings = {family: tune(validation, tried[family], validation_lists[family], k) for family in FAMILIES}
         val_table = validation_table(validation, catalog, tunings, cfg,
-                                     ridge_cut(data, validation, pcut.catalog, cfg, stages), k)
+                                     ridge_cut(data, validation, pcut, cfg, stages), k)
     with stages.stage("test_methods"):
         configs = {family: family_configs(cfg, family, tunings[family].best.cfg) for family in FAMILIES}
         pcut = profile_cut(data, test, list(configs["profile"].values()), catalog_local, vectors, cfg, stages)
@@ -179,7 +179,7 @@ def evaluate(data: EvalData, cfg: Config, stages: Stages | None = None) -> Evalu
             "segment": segment_lists_of(test, catalog, cut_candidates(data, catalog_local, test), vectors, k),
             "profile": profile_lists_of(pcut, k),
         }
-        ridge = ridge_cut(data, test, pcut.catalog, cfg, stages)
+        ridge = ridge_cut(data, test, pcut, cfg, stages)
         lists = method_lists(test, catalog, cfg, configs, test_lists, ridge, k).localCheckpoint()
         table = results_table(lists, test, vectors, catalog_size, k)
         intervals = ndcg_intervals(lists, test.relevant, k, COMPARED, cfg.eval.seed)
