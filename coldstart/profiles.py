@@ -61,30 +61,43 @@ def profile_engagement(sessions_df: DataFrame, feedback_df: DataFrame, as_of_mic
     The events come validated, with their users' codes (`validation`'s id check brings them);
     `as_of_micros` cuts them (None: no cut). With `recency_half_life_days`, e is recency-weighted
     (`recency_engagement`; `recency_as_of` is the as_of the ages count to).
-    Each user's completed (and liked) workouts are collected as sets: the map side of that
-    aggregation already folds the rows of a user that sit together in the input, so only a
-    few rows per user cross the shuffle when the events are ordered by user.
+    Each user's completed (and liked) workouts are collected as lists and made distinct after the
+    shuffle: the map side of that aggregation already folds the rows of a user that sit together in
+    the input, so only a few rows per user cross the shuffle when the events are ordered by user.
+    (Lists, not `collect_set`: see BENCHMARKS.md.)
     """
     if settings.recency_half_life_days > 0:
         return recency_engagement(sessions_df, feedback_df, as_of_micros, codes, settings,
                                   recency_as_of if recency_as_of is not None else as_of_micros)
     keys = ["user_id", "al_code", "type_set"]
-    events = _engaged(sessions_df, "completed", "timestamp", as_of_micros, codes).select(
-        *keys, F.col("workout_id").alias("completed"), F.lit(None).cast("long").alias("liked"))
-    if settings.like_weight != 0:
-        events = events.unionByName(_engaged(feedback_df, "liked", "feedback_time", as_of_micros, codes).select(
+    completed = _engaged(sessions_df, "completed", "timestamp", as_of_micros, codes).select(
+        *keys, F.col("workout_id").alias("completed"))
+    degree_power = F.lit(float(settings.degree_power))
+    if settings.like_weight == 0:
+        # e(v, w) = 1 for each completed w: the weight is the user's, d(v)^-ρ, computed once per user
+        users = completed.groupBy(*keys).agg(_distinct("completed"))
+        weight = F.lit(1.0) / F.pow(F.size("completed"), degree_power)
+        per_workout = users.select("al_code", "type_set", weight.alias("weight"),
+                                   F.explode("completed").alias("workout_id"))
+        return per_workout.groupBy("al_code", "type_set", "workout_id").agg(F.sum("weight").alias("engagement"))
+    events = completed.withColumn("liked", F.lit(None).cast("long")).unionByName(
+        _engaged(feedback_df, "liked", "feedback_time", as_of_micros, codes).select(
             *keys, F.lit(None).cast("long").alias("completed"), F.col("workout_id").alias("liked")))
-    users = events.groupBy(*keys).agg(F.collect_set("completed").alias("completed"),
-                                      F.collect_set("liked").alias("liked"))
+    users = events.groupBy(*keys).agg(_distinct("completed"), _distinct("liked"))
     like_weight = F.lit(float(settings.like_weight))
     degree = F.size("completed") + like_weight * F.size("liked")
     per_workout = users.select("al_code", "type_set", "completed", "liked", degree.alias("degree"),
                                F.explode(F.array_union("completed", "liked")).alias("workout_id"))
     e = (F.array_contains("completed", F.col("workout_id")).cast("double")
          + like_weight * F.array_contains("liked", F.col("workout_id")).cast("double"))
-    weight = e / F.pow(F.col("degree"), F.lit(float(settings.degree_power)))
+    weight = e / F.pow(F.col("degree"), degree_power)
     return (per_workout.groupBy("al_code", "type_set", "workout_id")
             .agg(F.sum(weight).alias("engagement")))
+
+
+def _distinct(column: str) -> Column:
+    """A user's distinct non-null values of `column`, as an array of the same name."""
+    return F.array_distinct(F.collect_list(column)).alias(column)
 
 
 def recency_engagement(sessions_df: DataFrame, feedback_df: DataFrame, as_of_micros: int | None, codes: Codes,
