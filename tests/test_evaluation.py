@@ -1,6 +1,7 @@
 """Offline evaluation: the cutoff rule, the split without leakage, the horizon, metrics by hand, baselines."""
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import tomllib
@@ -16,7 +17,7 @@ from coldstart import pipeline
 from coldstart.codes import Codes
 from coldstart.config import Config, ConfigError, Eval, load_config
 from coldstart.evaluation.bootstrap import paired_interval
-from coldstart.evaluation.learned import fit, profile_users, ridge_cut, ridge_lists, top_k
+from coldstart.evaluation.learned import features, fit, profile_users, ridge_cut, ridge_lists, top_k
 from coldstart.evaluation.lists import (
     completion_counts,
     global_popular_lists,
@@ -231,6 +232,19 @@ def test_ridge_fit_by_hand():
     assert np.array([1.0, 1, 1, 1, 0]) @ weights == pytest.approx([6 / 13, 3 / 13])  # running: z·x = 3
 
 
+def test_ridge_pairs_features_by_hand():
+    # categories [18-25, 26-35 | Beginner | running, yoga]: m = 5, pairs in the order (0,1) (0,2) (0,3) (0,4)
+    # (1,2) (1,3) (1,4) (2,3) (2,4) (3,4); 26-35, Beginner, running+yoga states categories 1, 2, 3, 4
+    codes = Codes(("18-25", "26-35"), ("Beginner",), ("running", "yoga"))
+    target = Target(1, (0, 1))  # al_code 1 = 26-35|Beginner
+    assert features(codes, target).tolist() == [1, 0, 1, 1, 1, 1]
+    assert features(codes, target, pairs=True).tolist() == [1, 0, 1, 1, 1, 1,
+                                                           0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    # 18-25, Beginner, yoga: categories 0, 2, 4 -> pairs (0,2) (0,4) (2,4)
+    assert features(codes, Target(0, (1,)), pairs=True).tolist() == [1, 1, 0, 1, 0, 1,
+                                                                    0, 1, 0, 1, 0, 0, 0, 0, 1, 0]
+
+
 def test_top_k_ties_lower_workout_id_first():
     assert top_k(np.array([0.5, 0.7, 0.5, 0.0]), np.array([1, 2, 3, 4]), 3) == [2, 1, 3]
 
@@ -243,7 +257,8 @@ def test_ridge_is_the_per_user_regression_on_the_training_side(spark, tiny, cuts
     # al_code = age * 2 + level: 26-35|Advanced = 2, 18-25|Beginner = 1; types cycling 0, yoga 1
     assert profile_users(tiny, test, codes) == {Target(2, (1,)): 2, Target(2, (0, 1)): 1, Target(1, (0,)): 1}
     pcut = profile_cut(tiny, test, [Config()], catalog_local, tag_vectors(catalog_local), Config(), Stages())
-    model = ridge_cut(tiny, test, pcut, Config(), Stages())
+    models = ridge_cut(tiny, test, pcut, Config(), Stages())
+    model = models["ridge"]
     # columns [1, 18-25, 26-35, Advanced, Beginner, cycling, yoga]; completions up to T over the catalog
     # [1, 2, 3, 4, 5, 8]: u1 w1; u2 w1, w3; u3 w3 (its w4 is not completed, its w1 is after T); u6 none
     x = np.array([[1, 0, 1, 1, 0, 0, 1], [1, 0, 1, 1, 0, 1, 1], [1, 1, 0, 0, 1, 1, 0], [1, 0, 1, 1, 0, 0, 1]], float)
@@ -255,6 +270,17 @@ def test_ridge_is_the_per_user_regression_on_the_training_side(spark, tiny, cuts
     assert as_dict(ridge_lists(model, test.users, 5)) == {4: top_k(u4 @ by_hand, ids, 5),
                                                          5: top_k(u5 @ by_hand, ids, 5)}
     assert top_k(u4 @ by_hand, ids, 2) == [1, 3]  # what yoga users completed, then the cycling+yoga user's w3
+
+    # ridge_pairs: x extended by the product of every two category columns (columns 1..6), in order
+    def with_pairs(rows: np.ndarray) -> np.ndarray:
+        rows = np.atleast_2d(rows)
+        crossed = [rows[:, 1 + i] * rows[:, 1 + j] for i, j in itertools.combinations(range(6), 2)]
+        return np.column_stack([rows, *crossed])
+    xp = with_pairs(x)
+    by_hand_pairs = np.linalg.solve(xp.T @ xp + np.eye(22), xp.T @ y)
+    assert models["ridge_pairs"].weights == pytest.approx(by_hand_pairs)
+    assert as_dict(ridge_lists(models["ridge_pairs"], test.users, 5)) == {
+        4: top_k(with_pairs(u4)[0] @ by_hand_pairs, ids, 5), 5: top_k(with_pairs(u5)[0] @ by_hand_pairs, ids, 5)}
 
 
 LIST_SCHEMA = "method string, user_id long, items array<long>"
@@ -378,7 +404,8 @@ def test_sample_outputs(sample_run):
     table = pd.read_csv(out / "evaluation.csv")
     assert list(table.columns) == ["method", "k", "users", "hit_rate", "precision", "recall", "ndcg", "map",
                                    "coverage", "intra_list_diversity", "novelty"]
-    assert table["method"].tolist() == ["random", "global_popular", "type_popular", "ridge", "segment_beta",
+    assert table["method"].tolist() == ["random", "global_popular", "type_popular", "ridge", "ridge_pairs",
+                                        "segment_beta",
                                         "segment_hierarchical", "no_mmr", "no_freshness", "segment_tuned",
                                         "profile", "profile_recency", "profile_tuned"]
     assert (table["users"] == ev.info["test"]["users"] - ev.info["test"]["without_relevant"]).all()

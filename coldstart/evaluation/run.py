@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from coldstart.config import Config
 from coldstart.evaluation.bootstrap import ndcg_intervals
-from coldstart.evaluation.learned import Ridge, ridge_cut, ridge_lists
+from coldstart.evaluation.learned import LEARNED, Ridge, ridge_cut, ridge_lists
 from coldstart.evaluation.lists import (
     completion_counts,
     global_popular_lists,
@@ -32,7 +32,7 @@ from coldstart.tags import tag_vectors
 
 log = logging.getLogger(__name__)
 
-BASELINES = ("random", "global_popular", "type_popular", "ridge")
+BASELINES = ("random", "global_popular", "type_popular", *LEARNED)
 FAMILIES = {"segment": SEGMENT_VARIANTS, "profile": PROFILE_VARIANTS}
 TUNED = {family: f"{family}_tuned" for family in FAMILIES}
 METHODS = BASELINES + tuple(label for family, variants in FAMILIES.items()
@@ -41,7 +41,8 @@ VALIDATION_COLUMNS = ("method", "k", "users", *ACCURACY)
 # the differences of nDCG shown with a paired bootstrap interval: (method, baseline)
 COMPARED = (("profile", "segment_beta"), ("profile_tuned", "segment_tuned"), ("profile", "global_popular"),
             ("profile", "type_popular"), ("segment_beta", "type_popular"), ("profile_recency", "segment_beta"),
-            ("profile_tuned", "profile"), ("profile_tuned", "ridge"), ("profile", "ridge"))
+            ("profile_tuned", "profile"), ("profile_tuned", "ridge"), ("profile", "ridge"),
+            ("profile_tuned", "ridge_pairs"), ("profile", "ridge_pairs"))
 
 
 @dataclass
@@ -70,15 +71,15 @@ def tuned_config(tunings: dict[str, Tuning]) -> Config:
     return profile.cfg.with_overrides(own)
 
 
-def baseline_lists(cut: Cut, catalog: DataFrame, cfg: Config, ridge: Ridge, k: int) -> DataFrame:
-    """(method, user_id, items) of the baselines; `ridge` fitted on the cut."""
+def baseline_lists(cut: Cut, catalog: DataFrame, cfg: Config, learned: dict[str, Ridge], k: int) -> DataFrame:
+    """(method, user_id, items) of the baselines; the `learned` ones fitted on the cut."""
     users = cut.users
     counts = completion_counts(cut.plays, catalog)
     frames = {
         "random": random_lists(users, catalog, k, cfg.eval.seed),
         "global_popular": global_popular_lists(users, counts, k),
         "type_popular": type_popular_lists(users, counts, k),
-        "ridge": ridge_lists(ridge, users, k),
+        **{name: ridge_lists(model, users, k) for name, model in learned.items()},
     }
     return reduce(DataFrame.unionByName,
                   [frames[m].select(F.lit(m).alias("method"), "user_id", "items") for m in BASELINES])
@@ -103,11 +104,11 @@ def named(lists: DataFrame, labels: list[str]) -> DataFrame:
 
 
 def method_lists(cut: Cut, catalog: DataFrame, cfg: Config, configs: dict[str, dict[str, Config]],
-                 lists_of: dict[str, ListsOf], ridge: Ridge, k: int) -> DataFrame:
+                 lists_of: dict[str, ListsOf], learned: dict[str, Ridge], k: int) -> DataFrame:
     """(method, user_id, items) for every method of METHODS on the cut's users."""
     families = [named(lists_of[family](cut.users, list(cfgs.values())), list(cfgs))
                 for family, cfgs in configs.items()]
-    return reduce(DataFrame.unionByName, families, baseline_lists(cut, catalog, cfg, ridge, k))
+    return reduce(DataFrame.unionByName, families, baseline_lists(cut, catalog, cfg, learned, k))
 
 
 def user_counts(cut: Cut) -> dict[str, int]:
@@ -130,10 +131,10 @@ def results_table(lists_df: DataFrame, cut: Cut, vectors: TagVectors, catalog_si
     return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
 
 
-def validation_table(cut: Cut, catalog: DataFrame, tunings: dict[str, Tuning], cfg: Config, ridge: Ridge,
-                     k: int) -> pd.DataFrame:
+def validation_table(cut: Cut, catalog: DataFrame, tunings: dict[str, Tuning], cfg: Config,
+                     learned: dict[str, Ridge], k: int) -> pd.DataFrame:
     """Accuracy on the validation users: the baselines measured here, each family's rows from its tuning."""
-    acc = accuracy(baseline_lists(cut, catalog, cfg, ridge, k), cut.relevant, k)
+    acc = accuracy(baseline_lists(cut, catalog, cfg, learned, k), cut.relevant, k)
     for family, tuning in tunings.items():
         acc |= {label: tuning.metrics_of(c) for label, c in family_configs(cfg, family, tuning.best.cfg).items()}
     rows = [{"method": m, "k": k, **acc.get(m, empty_accuracy())} for m in METHODS]
@@ -179,8 +180,8 @@ def evaluate(data: EvalData, cfg: Config, stages: Stages | None = None) -> Evalu
             "segment": segment_lists_of(test, catalog, cut_candidates(data, catalog_local, test), vectors, k),
             "profile": profile_lists_of(pcut, k),
         }
-        ridge = ridge_cut(data, test, pcut, cfg, stages)
-        lists = method_lists(test, catalog, cfg, configs, test_lists, ridge, k).localCheckpoint()
+        learned = ridge_cut(data, test, pcut, cfg, stages)
+        lists = method_lists(test, catalog, cfg, configs, test_lists, learned, k).localCheckpoint()
         table = results_table(lists, test, vectors, catalog_size, k)
         intervals = ndcg_intervals(lists, test.relevant, k, COMPARED, cfg.eval.seed)
     info = {
