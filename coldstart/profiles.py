@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -105,26 +105,48 @@ def recency_engagement(sessions_df: DataFrame, feedback_df: DataFrame, as_of_mic
     """`profile_engagement` with each user's engagement with a workout weighted by its recency
     (beyond SPEC §10): `e(v, w) = [c]·2^(-a_c/h) + like_weight·[l]·2^(-a_l/h)`, `a` the days from
     the user's latest completion (like) of w to as_of (at least 0), `h` the half-life; the degree
-    d(v) stays §10's count, so a user who trained long ago weighs less, not more."""
-    keys = ["user_id", "al_code", "type_set", "workout_id"]
-    times = _engaged(sessions_df, "completed", "timestamp", as_of_micros, codes).select(
-        *keys, F.unix_micros("timestamp").alias("completed"), F.lit(None).cast("long").alias("liked"))
+    d(v) stays §10's count, so a user who trained long ago weighs less, not more.
+
+    As in `profile_engagement`, one shuffle: each user's (workout_id, micros) entries are collected
+    as lists, then sorted and cut to the latest entry of each workout; the two terms of e are
+    summed apart (a workout never liked has no like term)."""
+    keys = ["user_id", "al_code", "type_set"]
+
+    def entries(events_df: DataFrame, outcome: str, time_column: str) -> DataFrame:
+        entry = F.struct("workout_id", F.unix_micros(time_column).alias("micros"))
+        return _engaged(events_df, outcome, time_column, as_of_micros, codes).select(*keys, entry.alias(outcome))
+
+    events = entries(sessions_df, "completed", "timestamp").withColumn(
+        "liked", F.lit(None).cast("struct<workout_id:bigint,micros:bigint>"))
     if settings.like_weight != 0:
-        times = times.unionByName(_engaged(feedback_df, "liked", "feedback_time", as_of_micros, codes).select(
-            *keys, F.lit(None).cast("long").alias("completed"), F.unix_micros("feedback_time").alias("liked")))
-    pairs = times.groupBy(*keys).agg(F.max("completed").alias("completed"), F.max("liked").alias("liked"))
+        liked = entries(feedback_df, "liked", "feedback_time").withColumn(
+            "completed", F.lit(None).cast("struct<workout_id:bigint,micros:bigint>"))
+        events = events.unionByName(liked)
+    users = (events.groupBy(*keys).agg(F.collect_list("completed").alias("completed"),
+                                       F.collect_list("liked").alias("liked"))
+             .select("al_code", "type_set", *(F.array_sort(c).alias(c) for c in ("completed", "liked")))
+             .select("al_code", "type_set", *(_latest_of_each(c).alias(c) for c in ("completed", "liked"))))
     like_weight, half_life = F.lit(float(settings.like_weight)), F.lit(float(settings.recency_half_life_days))
 
-    def recency(latest: str) -> Column:
-        days = F.greatest(F.lit(0.0), (F.lit(recency_as_of) - F.col(latest)) / F.lit(86_400_000_000.0))
-        return F.coalesce(F.pow(F.lit(2.0), -days / half_life), F.lit(0.0))
+    def term(weight: Column, entry: Column) -> Column:
+        days = F.greatest(F.lit(0.0), (F.lit(recency_as_of) - entry["micros"]) / F.lit(86_400_000_000.0))
+        return F.struct(entry["workout_id"].alias("workout_id"),
+                        (weight * F.pow(F.lit(2.0), -days / half_life)).alias("e"))
 
-    e = recency("completed") + like_weight * recency("liked")
-    user = Window.partitionBy("user_id")
-    degree = F.count("completed").over(user) + like_weight * F.count("liked").over(user)
-    weight = e / F.pow(degree, F.lit(float(settings.degree_power)))
-    return (pairs.select("al_code", "type_set", "workout_id", weight.alias("weight"))
-            .groupBy("al_code", "type_set", "workout_id").agg(F.sum("weight").alias("engagement")))
+    terms = F.concat(F.transform("completed", lambda x: term(F.lit(1.0), x)),
+                     F.transform("liked", lambda x: term(like_weight, x)))
+    degree = F.size("completed") + like_weight * F.size("liked")
+    per_workout = users.select("al_code", "type_set", degree.alias("degree"), F.explode(terms).alias("term"))
+    weight = F.col("term.e") / F.pow(F.col("degree"), F.lit(float(settings.degree_power)))
+    return (per_workout.groupBy("al_code", "type_set", F.col("term.workout_id").alias("workout_id"))
+            .agg(F.sum(weight).alias("engagement")))
+
+
+def _latest_of_each(column: str) -> Column:
+    """Of a sorted array of (workout_id, micros) entries, the last entry of each workout (its latest)."""
+    entries = F.col(column)
+    return F.filter(entries, lambda x, i: F.coalesce(
+        F.try_element_at(entries, i + 2)["workout_id"] != x["workout_id"], F.lit(True)))
 
 
 @dataclass(frozen=True)

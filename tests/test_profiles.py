@@ -193,6 +193,30 @@ def test_like_weight(impl, tmp_path):
                                                               abs=1e-12)
 
 
+def test_recency_weights_each_workout_by_its_latest_engagement(spark, tmp_path):
+    """Beyond SPEC §10 (the job only): e(v, w) = 2^(-a_c/h) + like_weight * 2^(-a_l/h), a the days from the
+    latest completion (like) of w to as_of, h the half-life; d(v) stays the count of §10."""
+    users = users_csv((1, "18-25", "Beginner", "yoga"))
+    # as_of = the latest session, T0 + 120 days: w1 completed then (age 0), w2 at 60 days old, w3 at 120
+    # and again at 60 days old (the latest counts), w4 only started
+    sessions = sessions_csv((1, 1, 1, 120), (1, 2, 1, 60), (1, 3, 1, 0), (1, 3, 1, 60), (1, 4, 0, 120))
+    liked_at = {3: T0, 4: T0 + timedelta(days=120)}  # w3 liked 120 days before as_of, w4 at as_of
+    feedback = "feedback_id,session_id,user_id,workout_id,liked,feedback_time\n" + "".join(
+        f"{w},{w},1,{w},1,{t.isoformat()}Z\n" for w, t in liked_at.items())
+    cat = catalog("yoga", "yoga", "yoga", "yoga")
+    # h = 60, like_weight 0: e = 1, 0.5, 0.5, 0 and d = 3 -> scores 1, 0.5, 0.5 (tie by id), 0
+    out = run("job", tmp_path / "a", users, sessions, feedback, cat, "profile.recency_half_life_days=60")
+    assert lists(out)[P] == [(1, 1.0), (2, 0.5), (3, 0.5), (4, 0.0)]
+    assert detail(out, P).relevance.tolist() == pytest.approx([16 / math.sqrt(3), 8 / math.sqrt(3),
+                                                              8 / math.sqrt(3), 0], abs=1e-12)
+    # like_weight 1: w3 0.5 + 0.25 = 0.75, w4 0 + 1 = 1; d = 3 + 2 = 5 -> w1 and w4 tie at 1 (by id)
+    out = run("job", tmp_path / "b", users, sessions, feedback, cat, "profile.recency_half_life_days=60",
+              "profile.like_weight=1")
+    assert lists(out)[P] == [(1, 1.0), (4, 1.0), (3, 0.75), (2, 0.5)]
+    assert detail(out, P).relevance.tolist() == pytest.approx([16 * e / math.sqrt(5) for e in (1, 1, 0.75, 0.5)],
+                                                              abs=1e-12)
+
+
 @BOTH
 def test_preferred_types_only(impl, tmp_path):
     users = users_csv((1, "18-25", "Beginner", "yoga"))
