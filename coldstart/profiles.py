@@ -112,16 +112,15 @@ def recency_engagement(sessions_df: DataFrame, feedback_df: DataFrame, as_of_mic
     summed apart (a workout never liked has no like term)."""
     keys = ["user_id", "al_code", "type_set"]
 
-    def entries(events_df: DataFrame, outcome: str, time_column: str) -> DataFrame:
+    def entries(events_df: DataFrame, outcome: str, time_column: str, other: str) -> DataFrame:
         entry = F.struct("workout_id", F.unix_micros(time_column).alias("micros"))
-        return _engaged(events_df, outcome, time_column, as_of_micros, codes).select(*keys, entry.alias(outcome))
+        no_entry = F.when(F.lit(False), entry)  # null, of the entry's type
+        return _engaged(events_df, outcome, time_column, as_of_micros, codes).select(
+            *keys, entry.alias(outcome), no_entry.alias(other))
 
-    events = entries(sessions_df, "completed", "timestamp").withColumn(
-        "liked", F.lit(None).cast("struct<workout_id:bigint,micros:bigint>"))
+    events = entries(sessions_df, "completed", "timestamp", "liked")
     if settings.like_weight != 0:
-        liked = entries(feedback_df, "liked", "feedback_time").withColumn(
-            "completed", F.lit(None).cast("struct<workout_id:bigint,micros:bigint>"))
-        events = events.unionByName(liked)
+        events = events.unionByName(entries(feedback_df, "liked", "feedback_time", "completed"))
     users = (events.groupBy(*keys).agg(F.collect_list("completed").alias("completed"),
                                        F.collect_list("liked").alias("liked"))
              .select("al_code", "type_set", *(F.array_sort(c).alias(c) for c in ("completed", "liked")))
