@@ -59,55 +59,35 @@ def profile_engagement(sessions_df: DataFrame, feedback_df: DataFrame, as_of_mic
 
     `e(v, w) = [v completed w] + like_weight·[v liked w]` (at least once each); `d(v) = Σ_w e(v, w)`.
     The events come validated, with their users' codes (`validation`'s id check brings them);
-    `as_of_micros` cuts them (None: no cut). With `recency_half_life_days`, e is recency-weighted
-    (`recency_engagement`; `recency_as_of` is the as_of the ages count to).
-    Each user's completed (and liked) workouts are collected as lists and made distinct after the
-    shuffle: the map side of that aggregation already folds the rows of a user that sit together in
-    the input, so only a few rows per user cross the shuffle when the events are ordered by user.
-    (Lists, not `collect_set`: see BENCHMARKS.md.)
+    `as_of_micros` cuts them (None: no cut). With likes or `recency_half_life_days`, the general
+    `weighted_engagement` (`recency_as_of` is the as_of the ages count to).
+    Each user's completed workouts are collected as a list and made distinct after the shuffle: the
+    map side of that aggregation already folds the rows of a user that sit together in the input,
+    so only a few rows per user cross the shuffle when the events are ordered by user. (Lists, not
+    `collect_set`: see BENCHMARKS.md.) Here e(v, w) = 1 for each completed w, so the weight is the
+    user's, d(v)^-ρ, computed once per user.
     """
-    if settings.recency_half_life_days > 0:
-        return recency_engagement(sessions_df, feedback_df, as_of_micros, codes, settings,
-                                  recency_as_of if recency_as_of is not None else as_of_micros)
+    if settings.like_weight != 0 or settings.recency_half_life_days > 0:
+        return weighted_engagement(sessions_df, feedback_df, as_of_micros, codes, settings,
+                                   recency_as_of if recency_as_of is not None else as_of_micros)
     keys = ["user_id", "al_code", "type_set"]
-    completed = _engaged(sessions_df, "completed", "timestamp", as_of_micros, codes).select(
-        *keys, F.col("workout_id").alias("completed"))
-    degree_power = F.lit(float(settings.degree_power))
-    if settings.like_weight == 0:
-        # e(v, w) = 1 for each completed w: the weight is the user's, d(v)^-ρ, computed once per user
-        users = completed.groupBy(*keys).agg(_distinct("completed"))
-        weight = F.lit(1.0) / F.pow(F.size("completed"), degree_power)
-        per_workout = users.select("al_code", "type_set", weight.alias("weight"),
-                                   F.explode("completed").alias("workout_id"))
-        return per_workout.groupBy("al_code", "type_set", "workout_id").agg(F.sum("weight").alias("engagement"))
-    events = completed.withColumn("liked", F.lit(None).cast("long")).unionByName(
-        _engaged(feedback_df, "liked", "feedback_time", as_of_micros, codes).select(
-            *keys, F.lit(None).cast("long").alias("completed"), F.col("workout_id").alias("liked")))
-    users = events.groupBy(*keys).agg(_distinct("completed"), _distinct("liked"))
-    like_weight = F.lit(float(settings.like_weight))
-    degree = F.size("completed") + like_weight * F.size("liked")
-    per_workout = users.select("al_code", "type_set", "completed", "liked", degree.alias("degree"),
-                               F.explode(F.array_union("completed", "liked")).alias("workout_id"))
-    e = (F.array_contains("completed", F.col("workout_id")).cast("double")
-         + like_weight * F.array_contains("liked", F.col("workout_id")).cast("double"))
-    weight = e / F.pow(F.col("degree"), degree_power)
-    return (per_workout.groupBy("al_code", "type_set", "workout_id")
-            .agg(F.sum(weight).alias("engagement")))
+    completed = _engaged(sessions_df, "completed", "timestamp", as_of_micros, codes).select(*keys, "workout_id")
+    users = completed.groupBy(*keys).agg(F.array_distinct(F.collect_list("workout_id")).alias("completed"))
+    weight = F.lit(1.0) / F.pow(F.size("completed"), F.lit(float(settings.degree_power)))
+    per_workout = users.select("al_code", "type_set", weight.alias("weight"),
+                               F.explode("completed").alias("workout_id"))
+    return per_workout.groupBy("al_code", "type_set", "workout_id").agg(F.sum("weight").alias("engagement"))
 
 
-def _distinct(column: str) -> Column:
-    """A user's distinct non-null values of `column`, as an array of the same name."""
-    return F.array_distinct(F.collect_list(column)).alias(column)
+def weighted_engagement(sessions_df: DataFrame, feedback_df: DataFrame, as_of_micros: int | None, codes: Codes,
+                        settings: Profile, recency_as_of: int | None) -> DataFrame:
+    """`profile_engagement` with likes (`like_weight`) and, beyond SPEC §10, each engagement weighted by
+    its recency: `e(v, w) = [c]·f(a_c) + like_weight·[l]·f(a_l)`, `a` the days from the user's latest
+    completion (like) of w to as_of (at least 0), `f(a) = 2^(-a/h)` with the half-life h
+    (`recency_half_life_days`; 0: f = 1, §10's e). The degree d(v) stays §10's count, so a user who
+    trained long ago weighs less, not more.
 
-
-def recency_engagement(sessions_df: DataFrame, feedback_df: DataFrame, as_of_micros: int | None, codes: Codes,
-                       settings: Profile, recency_as_of: int) -> DataFrame:
-    """`profile_engagement` with each user's engagement with a workout weighted by its recency
-    (beyond SPEC §10): `e(v, w) = [c]·2^(-a_c/h) + like_weight·[l]·2^(-a_l/h)`, `a` the days from
-    the user's latest completion (like) of w to as_of (at least 0), `h` the half-life; the degree
-    d(v) stays §10's count, so a user who trained long ago weighs less, not more.
-
-    As in `profile_engagement`, one shuffle: each user's (workout_id, micros) entries are collected
+    One shuffle, as in `profile_engagement`: each user's (workout_id, micros) entries are collected
     as lists, then sorted and cut to the latest entry of each workout; the two terms of e are
     summed apart (a workout never liked has no like term)."""
     keys = ["user_id", "al_code", "type_set"]
@@ -125,12 +105,13 @@ def recency_engagement(sessions_df: DataFrame, feedback_df: DataFrame, as_of_mic
                                        F.collect_list("liked").alias("liked"))
              .select("al_code", "type_set", *(F.array_sort(c).alias(c) for c in ("completed", "liked")))
              .select("al_code", "type_set", *(_latest_of_each(c).alias(c) for c in ("completed", "liked"))))
-    like_weight, half_life = F.lit(float(settings.like_weight)), F.lit(float(settings.recency_half_life_days))
+    like_weight, half_life = F.lit(float(settings.like_weight)), float(settings.recency_half_life_days)
 
     def term(weight: Column, entry: Column) -> Column:
-        days = F.greatest(F.lit(0.0), (F.lit(recency_as_of) - entry["micros"]) / F.lit(86_400_000_000.0))
-        return F.struct(entry["workout_id"].alias("workout_id"),
-                        (weight * F.pow(F.lit(2.0), -days / half_life)).alias("e"))
+        if half_life > 0:
+            days = F.greatest(F.lit(0.0), (F.lit(recency_as_of) - entry["micros"]) / F.lit(86_400_000_000.0))
+            weight = weight * F.pow(F.lit(2.0), -days / F.lit(half_life))
+        return F.struct(entry["workout_id"].alias("workout_id"), weight.alias("e"))
 
     terms = F.concat(F.transform("completed", lambda x: term(F.lit(1.0), x)),
                      F.transform("liked", lambda x: term(like_weight, x)))
