@@ -32,6 +32,8 @@ PROFILE_RECOMMENDATION_COLUMNS = (
     "profile_key", "workout_id", "score", "rank",
     "age_group", "fitness_level", "types", "workout_type", "relevance", "mmr_score", "days_old",
 )
+# a user and their profile: the key of the per-user aggregation of the training side
+USER_KEYS = ("user_id", "al_code", "type_set")
 # targets of one age-level code per call of the pandas UDF: the block of the matrix product
 TARGETS_PER_CALL = 512
 # a grouped pandas UDF's calls are spread over this many partitions per core, so that a core that
@@ -70,9 +72,8 @@ def profile_engagement(sessions_df: DataFrame, feedback_df: DataFrame, as_of_mic
     if settings.like_weight != 0 or settings.recency_half_life_days > 0:
         return weighted_engagement(sessions_df, feedback_df, as_of_micros, codes, settings,
                                    recency_as_of if recency_as_of is not None else as_of_micros)
-    keys = ["user_id", "al_code", "type_set"]
-    completed = _engaged(sessions_df, "completed", "timestamp", as_of_micros, codes).select(*keys, "workout_id")
-    users = completed.groupBy(*keys).agg(F.array_distinct(F.collect_list("workout_id")).alias("completed"))
+    completed = _engaged(sessions_df, "completed", "timestamp", as_of_micros, codes).select(*USER_KEYS, "workout_id")
+    users = completed.groupBy(*USER_KEYS).agg(F.array_distinct(F.collect_list("workout_id")).alias("completed"))
     weight = F.lit(1.0) / F.pow(F.size("completed"), F.lit(float(settings.degree_power)))
     per_workout = users.select("al_code", "type_set", weight.alias("weight"),
                                F.explode("completed").alias("workout_id"))
@@ -90,18 +91,17 @@ def weighted_engagement(sessions_df: DataFrame, feedback_df: DataFrame, as_of_mi
     One shuffle, as in `profile_engagement`: each user's (workout_id, micros) entries are collected
     as lists, then sorted and cut to the latest entry of each workout; the two terms of e are
     summed apart (a workout never liked has no like term)."""
-    keys = ["user_id", "al_code", "type_set"]
 
     def entries(events_df: DataFrame, outcome: str, time_column: str, other: str) -> DataFrame:
         entry = F.struct("workout_id", F.unix_micros(time_column).alias("micros"))
         no_entry = F.when(F.lit(False), entry)  # null, of the entry's type
         return _engaged(events_df, outcome, time_column, as_of_micros, codes).select(
-            *keys, entry.alias(outcome), no_entry.alias(other))
+            *USER_KEYS, entry.alias(outcome), no_entry.alias(other))
 
     events = entries(sessions_df, "completed", "timestamp", "liked")
     if settings.like_weight != 0:
         events = events.unionByName(entries(feedback_df, "liked", "feedback_time", "completed"))
-    users = (events.groupBy(*keys).agg(F.collect_list("completed").alias("completed"),
+    users = (events.groupBy(*USER_KEYS).agg(F.collect_list("completed").alias("completed"),
                                        F.collect_list("liked").alias("liked"))
              .select("al_code", "type_set", *(F.array_sort(c).alias(c) for c in ("completed", "liked")))
              .select("al_code", "type_set", *(_latest_of_each(c).alias(c) for c in ("completed", "liked"))))
